@@ -1,0 +1,1 @@
+//! Placeholder: identity is being written.

@@ -1,0 +1,1 @@
+//! Placeholder: scheduling is being written.

@@ -1,0 +1,1 @@
+//! Placeholder: the rootfs module is being written.

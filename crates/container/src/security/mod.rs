@@ -1,0 +1,1 @@
+//! Placeholder: the security module is being written.
