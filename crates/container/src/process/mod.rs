@@ -1,5 +1,8 @@
-//! The container's process: identity, limits and scheduling applied before `execve`.
+//! The container's process: the init (child side of `create`), and the identity, limits and
+//! scheduling applied before `execve`.
 
 pub mod identity;
+#[cfg(feature = "lifecycle")]
+pub mod init;
 pub mod rlimits;
 pub mod scheduling;

@@ -1,0 +1,317 @@
+//! The container's init, child side: runs in the process `create` forked, from the moment
+//! it exists in its new namespaces until `execve` of the user's program. Every step reports
+//! failure to the runtime over the sync channel before the child exits.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+
+use crate::error::{sys, Error, Result};
+use crate::namespaces::{self, Plan};
+use crate::sync::{Channel, Msg};
+
+/// How the init learns that `start` was called.
+pub enum StartSignal<'a> {
+    /// `create` + `start`: block opening the state directory's exec fifo for writing.
+    Fifo { state_dir: &'a File },
+    /// `run` in the foreground: the runtime sends `Msg::Start` on the channel.
+    Channel,
+}
+
+/// Everything the init needs, prepared by the runtime before forking.
+pub struct InitContext<'a> {
+    pub id: &'a str,
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub plan: &'a Plan,
+    pub joins: &'a [(LinuxNamespaceType, File)],
+    pub channel: &'a Channel,
+    pub start: StartSignal<'a>,
+    pub cgroup_paths: &'a std::collections::BTreeMap<String, PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// Run the init; never returns.
+pub fn run(ctx: InitContext<'_>) -> ! {
+    match init(&ctx) {
+        Ok(e) => {
+            let _ = ctx.channel.send(&Msg::Error(e.to_string()));
+        }
+        Err(e) => {
+            let _ = ctx.channel.send(&Msg::Error(e.to_string()));
+        }
+    }
+    berth_sys::ns::exit_now(1)
+}
+
+/// Returns only on failure of the final execve (as the error to report).
+fn init(ctx: &InitContext<'_>) -> Result<Error> {
+    berth_sys::ns::set_parent_death_signal(libc::SIGKILL)
+        .map_err(sys("set parent death signal"))?;
+    let process = ctx
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::ConfigInvalid("process is missing".into()))?;
+    ctx.channel.expect(Msg::MapsWritten)?;
+    // From here nothing in the container may open our /proc/<pid>/exe (the host binary),
+    // our memory or fds, nor ptrace us; execve restores dumpability for the program.
+    berth_sys::ns::set_dumpable(false).map_err(sys("set non-dumpable"))?;
+
+    namespaces::join(ctx.joins, &[LinuxNamespaceType::Pid])?;
+    let in_user_ns = ctx.plan.has(LinuxNamespaceType::User);
+    if in_user_ns {
+        // Become root of the new user namespace (the maps are written now).
+        rustix::thread::set_thread_res_uid(
+            rustix::process::Uid::ROOT,
+            rustix::process::Uid::ROOT,
+            rustix::process::Uid::ROOT,
+        )
+        .map_err(|e| sys("setuid 0 in the user namespace")(e.into()))?;
+        rustix::thread::set_thread_res_gid(
+            rustix::process::Gid::ROOT,
+            rustix::process::Gid::ROOT,
+            rustix::process::Gid::ROOT,
+        )
+        .map_err(|e| sys("setgid 0 in the user namespace")(e.into()))?;
+    }
+    if !ctx.no_new_keyring {
+        berth_sys::ns::join_session_keyring(ctx.id).map_err(sys("join a new session keyring"))?;
+    }
+
+    let rootfs_ctx = crate::rootfs::RootfsContext {
+        spec: ctx.spec,
+        rootfs: ctx.rootfs,
+        bundle: ctx.bundle,
+        in_user_ns,
+        cgroup_paths: ctx.cgroup_paths,
+        cgroup_ns: ctx.plan.has(LinuxNamespaceType::Cgroup),
+        no_pivot: ctx.no_pivot,
+    };
+    let new_mnt = ctx.plan.has(LinuxNamespaceType::Mount);
+    if new_mnt {
+        crate::rootfs::prepare(&rootfs_ctx)?;
+    }
+    set_hostnames(ctx.spec)?;
+
+    ctx.channel.send(&Msg::RunHooks)?;
+    ctx.channel.expect(Msg::HooksDone)?;
+    let hooks = ctx.spec.hooks().as_ref();
+    if let Some(h) = hooks.and_then(|h| h.create_container().as_ref()) {
+        let state = crate::lifecycle::hook_state(ctx.id, ctx.bundle, ctx.spec, Some(0));
+        crate::hooks::run("createContainer", Some(h), &state)?;
+    }
+
+    if new_mnt {
+        crate::rootfs::pivot(&rootfs_ctx)?;
+    } else {
+        rustix::process::chroot(ctx.rootfs)
+            .map_err(|e| sys(format!("chroot {}", ctx.rootfs.display()))(e.into()))?;
+    }
+    write_sysctls(ctx.spec)?;
+    if process.terminal().unwrap_or(false) {
+        let master = crate::terminal::setup_pty()?;
+        ctx.channel
+            .send_with_fd(&Msg::Pty, Some(master.as_raw_fd()))?;
+    }
+    if new_mnt {
+        crate::rootfs::finalize(&rootfs_ctx)?;
+    }
+
+    let prepared = Prepared::new(process, ctx.preserve_fds)?;
+    let seccomp = apply_process(process, in_user_ns, ctx.spec)?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+
+    // Once ready, the runtime may exit (`create`): the init must outlive it.
+    berth_sys::ns::set_parent_death_signal(0).map_err(sys("clear parent death signal"))?;
+    // A notifying filter must reach the runtime before it goes: load it now.
+    let mut seccomp = seccomp;
+    if seccomp.as_ref().is_some_and(|s| s.notifies()) || (!nnp && seccomp.is_some()) {
+        load_seccomp(seccomp.take(), ctx.channel)?;
+    }
+    ctx.channel.send(&Msg::Ready)?;
+    match ctx.start {
+        StartSignal::Fifo { state_dir } => wait_fifo(state_dir)?,
+        StartSignal::Channel => {
+            ctx.channel.expect(Msg::Start)?;
+        }
+    }
+    if seccomp.is_some() {
+        load_seccomp(seccomp, ctx.channel)?;
+    }
+    Ok(prepared.exec())
+}
+
+fn set_hostnames(spec: &Spec) -> Result<()> {
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        rustix::system::sethostname(h.as_bytes())
+            .map_err(|e| sys(format!("set hostname {h:?}"))(e.into()))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        rustix::system::setdomainname(d.as_bytes())
+            .map_err(|e| sys(format!("set domainname {d:?}"))(e.into()))?;
+    }
+    Ok(())
+}
+
+/// `linux.sysctl`, written through the container's own /proc after pivot_root, so the
+/// values land in the container's namespaces (net, ipc, uts).
+fn write_sysctls(spec: &Spec) -> Result<()> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    for (key, value) in sysctl {
+        if key.split(['.', '/']).any(|c| c == ".." || c.is_empty()) {
+            return Err(Error::ConfigInvalid(format!(
+                "sysctl {key:?} is not a valid name"
+            )));
+        }
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        std::fs::write(&path, value)
+            .map_err(sys(format!("write sysctl {key}={value} ({path})")))?;
+    }
+    Ok(())
+}
+
+/// Apply the process attributes in runc's order; returns a compiled seccomp filter that is
+/// still to be loaded.
+pub(crate) fn apply_process(
+    process: &Process,
+    in_user_ns: bool,
+    spec: &Spec,
+) -> Result<Option<crate::security::CompiledSeccomp>> {
+    use crate::process::{identity, rlimits, scheduling};
+    if let Some(r) = process.rlimits() {
+        rlimits::set_rlimits(r)?;
+    }
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        scheduling::set_personality(p)?;
+    }
+    if let Some(s) = process.scheduler() {
+        scheduling::set_scheduler(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        scheduling::set_io_priority(p)?;
+    }
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(crate::security::compile_seccomp(s)?),
+        None => None,
+    };
+    if process.no_new_privileges().unwrap_or(false) {
+        crate::security::set_no_new_privs()?;
+    }
+    identity::switch_user(process.user(), in_user_ns)?;
+    if let Some(c) = process.capabilities() {
+        crate::security::drop_bounding_and_set_caps(c)?;
+    }
+    Ok(seccomp)
+}
+
+pub(crate) fn load_seccomp(
+    compiled: Option<crate::security::CompiledSeccomp>,
+    channel: &Channel,
+) -> Result<()> {
+    if let Some(c) = compiled {
+        if let Some(fd) = crate::security::load_seccomp(c)? {
+            channel.send_with_fd(&Msg::SeccompFd, Some(fd.as_raw_fd()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Block until `start` opens the fifo for reading, then tell it we are going.
+fn wait_fifo(state_dir: &File) -> Result<()> {
+    let fd = rustix::fs::openat(
+        state_dir.as_fd(),
+        crate::state::EXEC_FIFO,
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| sys("open exec fifo")(e.into()))?;
+    rustix::io::write(&fd, b"0").map_err(|e| sys("write exec fifo")(e.into()))?;
+    Ok(())
+}
+
+/// The program to run, with argv/envp already converted, so that nothing allocates or can
+/// fail for lack of a path lookup after seccomp is loaded.
+pub(crate) struct Prepared {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    preserve_fds: u32,
+}
+
+impl Prepared {
+    pub(crate) fn new(process: &Process, preserve_fds: u32) -> Result<Prepared> {
+        let args = process.args().as_deref().unwrap_or_default();
+        let Some(arg0) = args.first() else {
+            return Err(Error::ConfigInvalid(
+                "process.args must not be empty".into(),
+            ));
+        };
+        let env: Vec<String> = process.env().clone().unwrap_or_default();
+        let cstr = |s: &str| {
+            CString::new(s).map_err(|_| Error::ConfigInvalid(format!("{s:?} contains a NUL byte")))
+        };
+        let cwd = process.cwd();
+        rustix::process::chdir(cwd)
+            .map_err(|e| sys(format!("chdir to cwd {:?} set in config.json", cwd))(e.into()))?;
+        let path = lookup(arg0, &env, cwd)?;
+        Ok(Prepared {
+            path: cstr(&path)?,
+            argv: args.iter().map(|a| cstr(a)).collect::<Result<_>>()?,
+            envp: env.iter().map(|e| cstr(e)).collect::<Result<_>>()?,
+            preserve_fds,
+        })
+    }
+
+    /// Close every descriptor not asked for (close-on-exec), then execve. Returns the error.
+    pub(crate) fn exec(self) -> Error {
+        if let Err(e) = berth_sys::ns::cloexec_from(3 + self.preserve_fds) {
+            return sys("mark descriptors close-on-exec")(e);
+        }
+        let mut argv: Vec<*const libc::c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let mut envp: Vec<*const libc::c_char> = self.envp.iter().map(|e| e.as_ptr()).collect();
+        envp.push(std::ptr::null());
+        let err = berth_sys::ns::execve(&self.path, &argv, &envp);
+        Error::Exec(format!("exec {:?}: {}", self.path.to_string_lossy(), err))
+    }
+}
+
+/// Find `arg0` like execvp, in the container's PATH.
+fn lookup(arg0: &str, env: &[String], cwd: &Path) -> Result<String> {
+    if arg0.contains('/') {
+        let p = if arg0.starts_with('/') {
+            PathBuf::from(arg0)
+        } else {
+            cwd.join(arg0)
+        };
+        return match std::fs::metadata(&p) {
+            Ok(_) => Ok(arg0.to_string()),
+            Err(e) => Err(Error::Exec(format!("exec {arg0:?}: {e}"))),
+        };
+    }
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    use std::os::unix::fs::PermissionsExt;
+    for dir in path_var.split(':').filter(|d| !d.is_empty()) {
+        let cand = Path::new(dir).join(arg0);
+        if let Ok(m) = std::fs::metadata(&cand) {
+            if m.is_file() && m.permissions().mode() & 0o111 != 0 {
+                return Ok(cand.to_string_lossy().into_owned());
+            }
+        }
+    }
+    Err(Error::Exec(format!(
+        "exec {arg0:?}: executable file not found in $PATH"
+    )))
+}
