@@ -21,6 +21,8 @@ pub enum VmError {
     Initramfs { entry: String, source: io::Error },
     #[error("guest path {0} must be absolute")]
     RelativeGuestPath(String),
+    #[error("make a bundle for the guest: {0}")]
+    Bundle(String),
     #[error("create work directory: {0}")]
     WorkDir(io::Error),
     #[error("start {qemu}: {source}")]

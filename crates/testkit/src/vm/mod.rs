@@ -5,6 +5,7 @@
 //! a few modules, the given host binaries with their shared libraries, a payload script), boots
 //! it under TCG and returns the payload's exit status and the serial console.
 
+pub mod cgroup_suite;
 mod error;
 mod guest;
 mod init;
