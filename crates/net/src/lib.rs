@@ -1,1 +1,31 @@
-//! berth-net
+//! berth-net: container networks on Linux.
+//!
+//! A network is a bridge (`bth-...`) with gateway addresses, plus two nftables tables of
+//! its own (`inet berth-<bridge>` for NAT and forwarding, `bridge berth-<bridge>` for
+//! anti-spoofing, per-container rules and isolation). Attaching a container creates a veth
+//! pair (host side `bthv-...`), moves the other end into the container's network
+//! namespace, gives it addresses from the network's IPAM and a default route, publishes
+//! ports through DNAT maps and caps bandwidth with tc. Everything is recorded under the
+//! store's root, written atomically under a lock, so a crash can be cleaned up by `gc`.
+
+mod error;
+mod ipam;
+mod mac;
+mod names;
+mod netlink;
+mod netns;
+mod nft;
+mod records;
+mod spec;
+mod store;
+mod sysctl;
+mod tc;
+
+pub use error::Error;
+pub use mac::MacAddr;
+pub use names::{BRIDGE_PREFIX, IFB_PREFIX, PEER_PREFIX, VETH_PREFIX};
+pub use spec::{
+    Action, AttachOptions, Attachment, Direction, Network, NetworkSpec, PortMapping, PortProto,
+    Proto, Rule,
+};
+pub use store::{NetworkInfo, NetworkStore, DEFAULT_NETWORK};
