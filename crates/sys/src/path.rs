@@ -104,6 +104,32 @@ pub fn file_type(fd: BorrowedFd<'_>) -> io::Result<(FileType, u64)> {
     Ok((FileType::from_raw_mode(st.st_mode), st.st_rdev))
 }
 
+/// Whether `path` (a trusted host path) is the root of a mount (`STATX_ATTR_MOUNT_ROOT`).
+pub fn is_mount_root(path: &Path) -> io::Result<bool> {
+    let st = rfs::statx(
+        rfs::CWD,
+        path,
+        rfs::AtFlags::SYMLINK_NOFOLLOW,
+        rfs::StatxFlags::BASIC_STATS,
+    )?;
+    let mask = rfs::StatxAttributes::MOUNT_ROOT;
+    if !st.stx_attributes_mask.contains(mask) {
+        return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
+    }
+    Ok(st.stx_attributes.contains(mask))
+}
+
+/// The mount point of the mount holding `path` (a trusted, canonical host path): the nearest
+/// ancestor (or `path` itself) that is a mount root.
+pub fn mount_point_of(path: &Path) -> io::Result<PathBuf> {
+    for dir in path.ancestors() {
+        if dir.as_os_str().is_empty() || is_mount_root(dir)? {
+            return Ok(dir.to_path_buf());
+        }
+    }
+    Ok(PathBuf::from("/"))
+}
+
 /// Makes `path` relative (drops a leading `/`), so it is interpreted below a directory fd.
 fn relative(path: &Path) -> PathBuf {
     let rel: PathBuf = path

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use berth_sys::mount::{self as sm, MountAttr};
+use berth_sys::mount as sm;
 
 pub use dest::clean_destination;
 pub use devices::{all_devices, default_devices, DeviceNode};
@@ -100,7 +100,7 @@ pub fn prepare(ctx: &RootfsContext) -> Result<(), Error> {
             source,
         }
     })?;
-    bind_rootfs(ctx.rootfs)?;
+    bind_rootfs(ctx.rootfs, prop)?;
     let root = Root::open(ctx.rootfs)?;
     let entries = ctx
         .mounts()
@@ -126,20 +126,20 @@ pub fn prepare(ctx: &RootfsContext) -> Result<(), Error> {
     Ok(())
 }
 
-/// Makes the mount holding the rootfs private (`pivot_root` refuses a shared parent) and
-/// bind-mounts the rootfs onto itself, recursively, so it is a mount point.
-fn bind_rootfs(rootfs: &Path) -> Result<(), Error> {
+/// Bind-mounts the rootfs onto itself, recursively, so it is a mount point for
+/// `pivot_root`. With a shared root propagation the mount holding the rootfs is first made
+/// private, since `pivot_root` refuses a shared parent (with the default rslave it is not).
+fn bind_rootfs(rootfs: &Path, prop: Propagation) -> Result<(), Error> {
+    if prop.kind == sm::propagation::SHARED {
+        let parent_err = |source| Error::SetAttr {
+            path: rootfs.to_path_buf(),
+            what: "private parent mount".to_owned(),
+            source,
+        };
+        let point = berth_sys::path::mount_point_of(rootfs).map_err(parent_err)?;
+        sm::set_propagation_path(&point, sm::propagation::PRIVATE, false).map_err(parent_err)?;
+    }
     let below = Root::open(rootfs)?;
-    let private = MountAttr {
-        set: 0,
-        clear: 0,
-        propagation: sm::propagation::PRIVATE,
-    };
-    sm::set_attr(below.fd(), &private, false, None).map_err(|source| Error::SetAttr {
-        path: rootfs.to_path_buf(),
-        what: "private parent mount".to_owned(),
-        source,
-    })?;
     let mount_err = |source| Error::Mount {
         src: rootfs.display().to_string(),
         dst: rootfs.to_path_buf(),
