@@ -1,1 +1,34 @@
-//! berth-storage
+//! berth-storage: copy-on-write root file systems (overlayfs) and per-container disk quotas.
+//!
+//! A [`StorageDriver`] owns one store directory. Each container gets an overlay whose
+//! upper and work directories live inside a quota'd file system chosen per store
+//! ([`QuotaBackend`]): project quotas where the file system has them, a btrfs subvolume
+//! with a qgroup limit, or a loop-mounted sparse ext4 image (works everywhere).
+
+mod backend;
+mod btrfs;
+mod command;
+mod driver;
+mod du;
+mod error;
+mod ext4;
+mod hostmask;
+mod id;
+mod layout;
+mod lock;
+mod loopdev;
+mod loopimage;
+mod lower;
+mod mount;
+mod mountinfo;
+mod projquota;
+mod provision;
+mod record;
+mod repair;
+mod teardown;
+
+pub use backend::QuotaBackend;
+pub use driver::{DiskUsage, Layer, StorageDriver};
+pub use error::Error;
+pub use id::MAX_ID_LEN;
+pub use lower::Lower;

@@ -1,0 +1,321 @@
+//! `StorageDriver`: one store of container root file systems under one directory.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::backend::{self, QuotaBackend};
+use crate::error::Error;
+use crate::layout::{Layout, META_DIR};
+use crate::lock::StoreLock;
+use crate::lower::Lower;
+use crate::mount::{self, Overlay};
+use crate::provision::{self, mkdir};
+use crate::record::{self, ContainerRecord, Disk, StoreRecord};
+use crate::{btrfs, du, hostmask, id, loopimage, mountinfo, projquota, teardown};
+
+/// The paths of a container's root file system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    pub id: String,
+    /// Overlay upperdir: the container's own changes (inside the quota).
+    pub upper: PathBuf,
+    /// Overlay workdir (inside the quota, same file system as `upper`).
+    pub work: PathBuf,
+    /// Where [`StorageDriver::mount`] mounts the container's root file system.
+    pub merged: PathBuf,
+    pub quota: Option<u64>,
+}
+
+/// Bytes a container's changes take, and its quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskUsage {
+    pub used: u64,
+    pub quota: Option<u64>,
+}
+
+/// A store of container root file systems rooted at one directory.
+#[derive(Debug)]
+pub struct StorageDriver {
+    layout: Layout,
+    backend: QuotaBackend,
+}
+
+impl StorageDriver {
+    /// Open (or initialise) the store at `root`. A new store takes `preferred` if it works
+    /// there, else the best available backend (project quotas, btrfs qgroups, loop images);
+    /// an existing store keeps the backend it was created with.
+    pub fn open(root: &Path, preferred: Option<QuotaBackend>) -> Result<Self, Error> {
+        fs::create_dir_all(root).map_err(|source| Error::CreateDir {
+            path: root.to_owned(),
+            source,
+        })?;
+        let root = fs::canonicalize(root).map_err(|source| Error::Canonicalize {
+            path: root.to_owned(),
+            source,
+        })?;
+        let layout = Layout::new(root);
+        let meta = layout.meta();
+        if let Err(source) = fs::create_dir(&meta) {
+            if source.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(Error::CreateDir { path: meta, source });
+            }
+        }
+        let _lock = StoreLock::acquire(&layout.lock())?;
+        let record_path = layout.store_record();
+        let backend = if record_path.exists() {
+            let found = record::read::<StoreRecord>(&record_path)?.backend;
+            match preferred {
+                Some(requested) if requested != found => {
+                    return Err(Error::BackendMismatch {
+                        root: layout.root().to_owned(),
+                        found,
+                        requested,
+                    })
+                }
+                _ => found,
+            }
+        } else {
+            let backend = backend::choose(layout.root(), preferred)?;
+            record::write(&record_path, &StoreRecord { backend })?;
+            backend
+        };
+        Ok(Self { layout, backend })
+    }
+
+    pub fn backend(&self) -> QuotaBackend {
+        self.backend
+    }
+
+    pub fn root(&self) -> &Path {
+        self.layout.root()
+    }
+
+    /// Make container `id`'s upper and work directories (inside a file system limited to
+    /// `quota` bytes when given). Does not mount.
+    pub fn create(&self, id: &str, lower: &Lower, quota: Option<u64>) -> Result<Layer, Error> {
+        id::validate(id)?;
+        lower.validate()?;
+        let _lock = self.lock()?;
+        let dir = self.layout.container(id);
+        if let Err(source) = fs::create_dir(&dir) {
+            return Err(if source.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::Exists {
+                    id: id.to_owned(),
+                    root: self.root().to_owned(),
+                }
+            } else {
+                Error::CreateDir { path: dir, source }
+            });
+        }
+        match self.build(id, lower, quota) {
+            Ok(layer) => Ok(layer),
+            Err(e) => {
+                // Leave nothing half-made behind; the original error is the one to report.
+                let _ = teardown::teardown(&self.layout, self.backend, id, None, false);
+                Err(e)
+            }
+        }
+    }
+
+    fn build(&self, id: &str, lower: &Lower, quota: Option<u64>) -> Result<Layer, Error> {
+        let disk = provision::provision(&self.layout, self.backend, id, quota)?;
+        let rec = ContainerRecord {
+            id: id.to_owned(),
+            lower: lower.clone(),
+            quota,
+            disk,
+        };
+        // From here on teardown needs the record to find the subvolume / project.
+        let result = (|| {
+            mkdir(&self.layout.merged(id))?;
+            if *lower == Lower::HostTree {
+                hostmask::ensure(&self.layout.hostmask(), self.root())?;
+            }
+            record::write(&self.layout.record(id), &rec)
+        })();
+        if let Err(e) = result {
+            let _ = teardown::teardown(&self.layout, self.backend, id, Some(&rec), false);
+            return Err(e);
+        }
+        Ok(self.layer(&rec))
+    }
+
+    /// Mount container `id`'s root file system at `<root>/<id>/merged` (idempotent) and
+    /// return that path. LoopImage: the image is loop-attached and mounted first.
+    pub fn mount(&self, id: &str) -> Result<PathBuf, Error> {
+        let rec = self.load(id)?;
+        let _lock = self.lock()?;
+        let merged = self.layout.merged(id);
+        let table = mountinfo::read()?;
+        if mountinfo::find(&table, &merged).is_some() {
+            return Ok(merged);
+        }
+        let fs_dir = self.layout.fs(id);
+        let mounted_fs = match (rec.disk, rec.quota) {
+            (Disk::LoopImage { .. }, Some(quota)) => {
+                loopimage::mount(&self.layout, id, quota, &table)?
+            }
+            _ => false,
+        };
+        let lowers = match &rec.lower {
+            Lower::HostTree => hostmask::lowers(&self.layout.hostmask()),
+            Lower::Layers(layers) => layers.clone(),
+        };
+        let name = format!("berth-{id}");
+        let overlay = Overlay {
+            name: &name,
+            lowers: &lowers,
+            upper: &self.layout.upper(id),
+            work: &self.layout.work(id),
+        };
+        if let Err(e) = mount::overlay(&overlay, &merged) {
+            if mounted_fs {
+                let _ = mount::unmount_path(&fs_dir);
+            }
+            return Err(e);
+        }
+        Ok(merged)
+    }
+
+    /// Unmount container `id`'s root file system (and its image). Not mounted is fine.
+    pub fn unmount(&self, id: &str) -> Result<(), Error> {
+        self.load(id)?;
+        let _lock = self.lock()?;
+        teardown::unmount_all(&self.layout, id, false)
+    }
+
+    /// Unmount and delete everything of container `id`: mounts, loop device, image,
+    /// subvolume and qgroup, directories. Removing a missing container is not an error.
+    pub fn remove(&self, id: &str) -> Result<(), Error> {
+        id::validate(id)?;
+        let _lock = self.lock()?;
+        let dir = self.layout.container(id);
+        if !dir.exists() {
+            return Ok(());
+        }
+        let rec = record::read::<ContainerRecord>(&self.layout.record(id)).ok();
+        teardown::teardown(&self.layout, self.backend, id, rec.as_ref(), false)
+    }
+
+    /// Change container `id`'s quota. Growing works while mounted and in use; shrinking
+    /// below what is in use fails with [`Error::ShrinkBelowUsage`].
+    pub fn resize(&self, id: &str, new_quota: u64) -> Result<(), Error> {
+        let mut rec = self.load(id)?;
+        let _lock = self.lock()?;
+        let used = self.measure(&rec)?.used;
+        let shrink_below_usage = || Error::ShrinkBelowUsage {
+            id: id.to_owned(),
+            requested: new_quota,
+            used,
+        };
+        match rec.disk {
+            Disk::Plain if self.backend == QuotaBackend::None => {
+                return Err(Error::QuotaUnsupported {
+                    id: id.to_owned(),
+                    backend: self.backend,
+                })
+            }
+            Disk::Plain => return Err(Error::NoQuota { id: id.to_owned() }),
+            Disk::LoopImage { size } => {
+                provision::check_min(id, new_quota)?;
+                if new_quota < used {
+                    return Err(shrink_below_usage());
+                }
+                let size = loopimage::resize(&self.layout, id, size, new_quota)?;
+                rec.disk = Disk::LoopImage { size };
+            }
+            Disk::Btrfs { .. } => {
+                if new_quota < used {
+                    return Err(shrink_below_usage());
+                }
+                btrfs::limit(&self.layout.fs(id), new_quota)?;
+            }
+            Disk::ProjectQuota { project } => {
+                if new_quota < used {
+                    return Err(shrink_below_usage());
+                }
+                projquota::set_limit(self.root(), project, new_quota)?;
+            }
+        }
+        rec.quota = Some(new_quota);
+        record::write(&self.layout.record(id), &rec)
+    }
+
+    /// Bytes container `id`'s own changes take, and its quota.
+    pub fn usage(&self, id: &str) -> Result<DiskUsage, Error> {
+        let rec = self.load(id)?;
+        self.measure(&rec)
+    }
+
+    fn measure(&self, rec: &ContainerRecord) -> Result<DiskUsage, Error> {
+        let id = rec.id.as_str();
+        let used = match rec.disk {
+            Disk::Plain => du::disk_usage(&self.layout.fs(id))?,
+            Disk::LoopImage { .. } => {
+                let space = loopimage::space(&self.layout, id)?;
+                space.used * space.cluster
+            }
+            Disk::Btrfs { subvol } => btrfs::usage(self.root(), subvol)?.0,
+            Disk::ProjectQuota { project } => projquota::usage(self.root(), project)?.0,
+        };
+        Ok(DiskUsage {
+            used,
+            quota: rec.quota,
+        })
+    }
+
+    /// The ids of all containers in the store, sorted.
+    pub fn list(&self) -> Result<Vec<String>, Error> {
+        let root = self.root();
+        let err = |source| Error::ReadFile {
+            path: root.to_owned(),
+            source,
+        };
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(root).map_err(err)? {
+            let name = entry.map_err(err)?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name != META_DIR && id::validate(name).is_ok() && self.layout.record(name).exists() {
+                ids.push(name.to_owned());
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The paths of container `id`.
+    pub fn get(&self, id: &str) -> Result<Layer, Error> {
+        Ok(self.layer(&self.load(id)?))
+    }
+
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    pub(crate) fn lock(&self) -> Result<StoreLock, Error> {
+        StoreLock::acquire(&self.layout.lock())
+    }
+
+    fn load(&self, id: &str) -> Result<ContainerRecord, Error> {
+        id::validate(id)?;
+        let path = self.layout.record(id);
+        if !path.exists() {
+            return Err(Error::NotFound {
+                id: id.to_owned(),
+                root: self.root().to_owned(),
+            });
+        }
+        record::read(&path)
+    }
+
+    fn layer(&self, rec: &ContainerRecord) -> Layer {
+        let id = rec.id.as_str();
+        Layer {
+            id: id.to_owned(),
+            upper: self.layout.upper(id),
+            work: self.layout.work(id),
+            merged: self.layout.merged(id),
+            quota: rec.quota,
+        }
+    }
+}

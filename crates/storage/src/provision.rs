@@ -1,0 +1,99 @@
+//! Making a container's quota'd file system with its overlay `upper` and `work` directories.
+
+use std::fs;
+use std::path::Path;
+
+use crate::backend::QuotaBackend;
+use crate::error::Error;
+use crate::layout::Layout;
+use crate::record::{self, ContainerRecord, Disk};
+use crate::{btrfs, ext4, loopimage, projquota};
+
+pub fn mkdir(path: &Path) -> Result<(), Error> {
+    fs::create_dir(path).map_err(|source| Error::CreateDir {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Make `fs/`, `fs/upper` and `fs/work` for container `id` with the store's `backend`.
+pub fn provision(
+    layout: &Layout,
+    backend: QuotaBackend,
+    id: &str,
+    quota: Option<u64>,
+) -> Result<Disk, Error> {
+    let fs_dir = layout.fs(id);
+    match (backend, quota) {
+        (QuotaBackend::None, Some(_)) => Err(Error::QuotaUnsupported {
+            id: id.to_owned(),
+            backend,
+        }),
+        (QuotaBackend::Btrfs, quota) => {
+            let subvol = btrfs::create_subvolume(&fs_dir)?;
+            // Recorded by the caller only on success; undo here if the rest fails.
+            let rest = (|| {
+                mkdir(&layout.upper(id))?;
+                mkdir(&layout.work(id))?;
+                if let Some(bytes) = quota {
+                    btrfs::limit(&fs_dir, bytes)?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = rest {
+                let _ = btrfs::delete_subvolume(layout.root(), &fs_dir, subvol);
+                return Err(e);
+            }
+            Ok(Disk::Btrfs { subvol })
+        }
+        (_, None) => {
+            mkdir(&fs_dir)?;
+            mkdir(&layout.upper(id))?;
+            mkdir(&layout.work(id))?;
+            Ok(Disk::Plain)
+        }
+        (QuotaBackend::LoopImage, Some(quota)) => {
+            check_min(id, quota)?;
+            loopimage::create(layout, id, quota)
+        }
+        (QuotaBackend::ProjectQuota, Some(bytes)) => {
+            let project = next_project(layout)?;
+            mkdir(&fs_dir)?;
+            projquota::assign(&fs_dir, project)?;
+            projquota::set_limit(layout.root(), project, bytes)?;
+            mkdir(&layout.upper(id))?;
+            mkdir(&layout.work(id))?;
+            Ok(Disk::ProjectQuota { project })
+        }
+    }
+}
+
+pub fn check_min(id: &str, size: u64) -> Result<(), Error> {
+    if size < ext4::MIN_QUOTA {
+        return Err(Error::QuotaTooSmall {
+            id: id.to_owned(),
+            requested: size,
+            min: ext4::MIN_QUOTA,
+        });
+    }
+    Ok(())
+}
+
+/// One more than the highest project id in use in this store.
+fn next_project(layout: &Layout) -> Result<u32, Error> {
+    let mut next = projquota::FIRST_PROJECT;
+    let root = layout.root();
+    let entries = fs::read_dir(root).map_err(|source| Error::ReadFile {
+        path: root.to_owned(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path().join("config.json");
+        if let Ok(rec) = record::read::<ContainerRecord>(&path) {
+            if let Disk::ProjectQuota { project } = rec.disk {
+                next = next.max(project + 1);
+            }
+        }
+    }
+    Ok(next)
+}

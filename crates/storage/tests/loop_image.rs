@@ -1,0 +1,221 @@
+//! LoopImage backend against the real kernel: quota enforcement, online growth, usage,
+//! removal and crash repair. Run as root.
+
+mod common;
+
+use berth_storage::{Error, Lower, QuotaBackend, StorageDriver};
+use common::*;
+
+fn layers(t: &TestDir) -> Lower {
+    let layer = t.join("layer");
+    create_file(&layer.join("etc/os-release"), "berth test layer\n");
+    Lower::Layers(vec![layer])
+}
+
+#[test]
+fn loop_quota_enforced_grows_online_and_reports_usage() {
+    let t = TestDir::new("loopquota");
+    let driver = StorageDriver::open(&t.join("store"), Some(QuotaBackend::LoopImage)).unwrap();
+    assert_eq!(driver.backend(), QuotaBackend::LoopImage);
+    let lower = layers(&t);
+    driver.create("c1", &lower, Some(64 * MIB)).unwrap();
+    driver.create("c2", &lower, Some(64 * MIB)).unwrap();
+    let m1 = driver.mount("c1").unwrap();
+    let m2 = driver.mount("c2").unwrap();
+
+    // The image and the overlay are named so that the host's tools show berth.
+    let line = mount_line(&m1).unwrap();
+    assert!(line.contains(" - overlay berth-c1 "), "{line}");
+    let losetup = run("losetup", &["-a"]);
+    assert!(losetup.contains("berth-c1.img"), "{losetup}");
+
+    let err = write_file(&m1.join("big"), 100 * MIB).unwrap_err();
+    assert!(is_full(&err), "expected ENOSPC/EDQUOT, got {err}");
+    // The neighbour and the host are not affected.
+    write_file(&m2.join("ten"), 10 * MIB).unwrap();
+    write_file(&t.join("host-file"), 10 * MIB).unwrap();
+
+    // Grow while mounted and in use (a file is open for writing in the container).
+    let busy = std::fs::File::create(m1.join("busy")).unwrap();
+    driver.resize("c1", 128 * MIB).unwrap();
+    write_file(&m1.join("big"), 100 * MIB).unwrap();
+    drop(busy);
+
+    let usage = driver.usage("c1").unwrap();
+    assert_eq!(usage.quota, Some(128 * MIB));
+    assert!(
+        usage.used >= 100 * MIB && usage.used < 104 * MIB,
+        "used {}",
+        usage.used
+    );
+    // Measured the same way when not mounted.
+    driver.unmount("c1").unwrap();
+    assert!(mount_line(&m1).is_none());
+    let offline = driver.usage("c1").unwrap();
+    assert!(
+        offline.used.abs_diff(usage.used) < MIB,
+        "{} vs {}",
+        offline.used,
+        usage.used
+    );
+    // Remount: the data is still there.
+    let m1 = driver.mount("c1").unwrap();
+    assert_eq!(std::fs::metadata(m1.join("big")).unwrap().len(), 100 * MIB);
+
+    for id in ["c1", "c2"] {
+        driver.remove(id).unwrap();
+    }
+}
+
+#[test]
+fn loop_shrink_online_but_not_below_usage() {
+    let t = TestDir::new("loopshrink");
+    let driver = StorageDriver::open(&t.join("store"), Some(QuotaBackend::LoopImage)).unwrap();
+    driver.create("c", &layers(&t), Some(64 * MIB)).unwrap();
+    let merged = driver.mount("c").unwrap();
+    write_file(&merged.join("data"), 40 * MIB).unwrap();
+    match driver.resize("c", 32 * MIB) {
+        Err(Error::ShrinkBelowUsage {
+            used, requested, ..
+        }) => {
+            assert!(used >= 40 * MIB, "{used}");
+            assert_eq!(requested, 32 * MIB);
+        }
+        other => panic!("expected ShrinkBelowUsage, got {other:?}"),
+    }
+    // Above the usage, shrinking works while mounted.
+    std::fs::remove_file(merged.join("data")).unwrap();
+    driver.resize("c", 32 * MIB).unwrap();
+    assert_eq!(driver.usage("c").unwrap().quota, Some(32 * MIB));
+    let err = write_file(&merged.join("data"), 40 * MIB).unwrap_err();
+    assert!(is_full(&err), "{err}");
+    // The quota is re-applied when the image is mounted again.
+    std::fs::remove_file(merged.join("data")).unwrap();
+    driver.unmount("c").unwrap();
+    let merged = driver.mount("c").unwrap();
+    let err = write_file(&merged.join("data"), 40 * MIB).unwrap_err();
+    assert!(is_full(&err), "{err}");
+    driver.remove("c").unwrap();
+}
+
+/// Whether this process has CAP_SYS_RESOURCE (online ext4 resizing needs it).
+fn has_cap_sys_resource() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap()
+        .trim();
+    u64::from_str_radix(eff, 16).unwrap() & (1 << 24) != 0
+}
+
+#[test]
+fn loop_grow_past_the_image() {
+    let t = TestDir::new("loopgrow");
+    let store = t.join("store");
+    let driver = StorageDriver::open(&store, Some(QuotaBackend::LoopImage)).unwrap();
+    driver.create("c", &layers(&t), Some(64 * MIB)).unwrap();
+    let image = store.join("c/berth-c.img");
+    let before = std::fs::metadata(&image).unwrap().len();
+    // Unmounted: the image and its file system grow offline.
+    driver.resize("c", 2 * before).unwrap();
+    let after = std::fs::metadata(&image).unwrap().len();
+    assert!(after > 2 * before, "{before} -> {after}");
+    let merged = driver.mount("c").unwrap();
+    let st = rustix::fs::statvfs(&merged).unwrap();
+    let avail = st.f_bavail * st.f_frsize;
+    assert!(
+        avail > 2 * before - 64 * MIB && avail <= 2 * before,
+        "avail {avail}"
+    );
+    write_file(&merged.join("data"), 100 * MIB).unwrap();
+    // Mounted: past the image needs online ext4 resizing, i.e. CAP_SYS_RESOURCE.
+    match driver.resize("c", 2 * after) {
+        Ok(()) => assert!(has_cap_sys_resource()),
+        Err(Error::GrowNeedsCapability { .. }) => assert!(!has_cap_sys_resource()),
+        Err(e) => panic!("{e}"),
+    }
+    driver.remove("c").unwrap();
+}
+
+#[test]
+fn loop_remove_leaves_nothing() {
+    let t = TestDir::new("loopremove");
+    let store = t.join("store");
+    let driver = StorageDriver::open(&store, Some(QuotaBackend::LoopImage)).unwrap();
+    driver.create("gone", &layers(&t), Some(32 * MIB)).unwrap();
+    let merged = driver.mount("gone").unwrap();
+    // Idempotent mount.
+    assert_eq!(driver.mount("gone").unwrap(), merged);
+    write_file(&merged.join("f"), MIB).unwrap();
+    assert_eq!(driver.list().unwrap(), vec!["gone".to_owned()]);
+    assert_eq!(loops_under(&store).len(), 1);
+
+    driver.remove("gone").unwrap();
+    assert!(mounts_under(&store).is_empty());
+    assert!(loops_under(&store).is_empty());
+    assert!(!store.join("gone").exists());
+    assert!(driver.list().unwrap().is_empty());
+    // Idempotent.
+    driver.remove("gone").unwrap();
+    assert!(matches!(driver.mount("gone"), Err(Error::NotFound { .. })));
+}
+
+#[test]
+fn repair_removes_leftovers_of_a_crash() {
+    let t = TestDir::new("repair");
+    let store = t.join("store");
+    {
+        let driver = StorageDriver::open(&store, Some(QuotaBackend::LoopImage)).unwrap();
+        driver.create("lost", &layers(&t), Some(32 * MIB)).unwrap();
+        driver.mount("lost").unwrap();
+        driver.create("kept", &layers(&t), Some(32 * MIB)).unwrap();
+        driver.mount("kept").unwrap();
+        // The manager "crashes": the driver is dropped without removing anything.
+    }
+    // A half-made container directory without a record (crash during create).
+    std::fs::create_dir_all(store.join("half/fs")).unwrap();
+    assert_eq!(loops_under(&store).len(), 2);
+
+    // The reopened store keeps its backend whatever is detected now.
+    let driver = StorageDriver::open(&store, None).unwrap();
+    assert_eq!(driver.backend(), QuotaBackend::LoopImage);
+    assert!(matches!(
+        StorageDriver::open(&store, Some(QuotaBackend::None)),
+        Err(Error::BackendMismatch { .. })
+    ));
+
+    let removed = driver.repair(&["kept"]).unwrap();
+    assert_eq!(removed, vec!["half".to_owned(), "lost".to_owned()]);
+    assert!(!store.join("lost").exists());
+    assert!(!store.join("half").exists());
+    assert!(mounts_under(&store.join("lost")).is_empty());
+    let loops = loops_under(&store);
+    assert_eq!(loops.len(), 1, "{loops:?}");
+    // The known container is untouched and still mounted.
+    assert_eq!(driver.list().unwrap(), vec!["kept".to_owned()]);
+    assert!(mount_line(&store.join("kept/merged")).is_some());
+    assert!(driver.repair(&["kept"]).unwrap().is_empty());
+    driver.remove("kept").unwrap();
+    assert!(loops_under(&store).is_empty());
+}
+
+#[test]
+fn quota_below_minimum_is_refused_and_leaves_nothing() {
+    let t = TestDir::new("loopmin");
+    let store = t.join("store");
+    let driver = StorageDriver::open(&store, Some(QuotaBackend::LoopImage)).unwrap();
+    assert!(matches!(
+        driver.create("tiny", &layers(&t), Some(MIB)),
+        Err(Error::QuotaTooSmall { .. })
+    ));
+    assert!(!store.join("tiny").exists());
+    assert!(matches!(
+        driver.create("bad/id", &layers(&t), None),
+        Err(Error::InvalidId { .. })
+    ));
+    assert!(matches!(
+        driver.create("nolayer", &Lower::Layers(vec![t.join("missing")]), None),
+        Err(Error::Lower { .. })
+    ));
+}
