@@ -188,13 +188,23 @@ pub fn ambient_raise(cap: u32) -> io::Result<()> {
     cvt_int(ret).map(drop)
 }
 
+/// `SECCOMP_FILTER_FLAG_*` values (include/uapi/linux/seccomp.h).
+pub mod seccomp_flag {
+    pub const TSYNC: u64 = 1 << 0;
+    pub const LOG: u64 = 1 << 1;
+    pub const SPEC_ALLOW: u64 = 1 << 2;
+    pub const NEW_LISTENER: u64 = 1 << 3;
+    pub const TSYNC_ESRCH: u64 = 1 << 4;
+    pub const WAIT_KILLABLE_RECV: u64 = 1 << 5;
+}
+
 /// One classic BPF instruction, as `struct sock_filter` (8 bytes).
 pub type SockFilter = libc::sock_filter;
 
 /// Decode a BPF program as libseccomp exports it (native-endian `struct sock_filter`s).
 pub fn bpf_from_bytes(bytes: &[u8]) -> Option<Vec<SockFilter>> {
     const INSN: usize = std::mem::size_of::<SockFilter>();
-    if bytes.len() % INSN != 0 {
+    if !bytes.len().is_multiple_of(INSN) {
         return None;
     }
     Some(
@@ -232,7 +242,7 @@ pub fn seccomp_set_mode_filter(prog: &[SockFilter], flags: u64) -> io::Result<Op
         )
     };
     let ret = cvt(ret)?;
-    if flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u64 != 0 {
+    if flags & seccomp_flag::NEW_LISTENER != 0 {
         // SAFETY: with NEW_LISTENER the kernel returns a fresh file descriptor we now own.
         Ok(Some(unsafe { OwnedFd::from_raw_fd(ret as libc::c_int) }))
     } else {

@@ -20,7 +20,7 @@ mod notify;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::OwnedFd;
 
-use berth_sys::process::{self as sys, SockFilter};
+use berth_sys::process::{self as sys, seccomp_flag, SockFilter};
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
 
@@ -225,15 +225,15 @@ pub fn compile_seccomp(s: &LinuxSeccomp) -> Result<CompiledSeccomp, Error> {
         .flatten()
         .fold(0, |acc, f| acc | filter_flag(*f));
     if notify {
-        flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u64;
-        if flags & libc::SECCOMP_FILTER_FLAG_TSYNC as u64 != 0 {
+        flags |= seccomp_flag::NEW_LISTENER;
+        if flags & seccomp_flag::TSYNC != 0 {
             // TSYNC and NEW_LISTENER both use the return value; the kernel accepts the
             // pair only with TSYNC_ESRCH (what libseccomp does too).
-            flags |= libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH as u64;
+            flags |= seccomp_flag::TSYNC_ESRCH;
         }
     } else {
         // Meaningless without a listener, and the kernel rejects it there.
-        flags &= !(libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV as u64);
+        flags &= !(seccomp_flag::WAIT_KILLABLE_RECV);
     }
     Ok(CompiledSeccomp {
         program,

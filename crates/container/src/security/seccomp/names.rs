@@ -6,6 +6,7 @@
 //! parsed, with an error naming it (see the tests). What can still be wrong here are
 //! values: an errno/trace return that does not fit 16 bits, or an argument index past 5.
 
+use berth_sys::process::seccomp_flag;
 use libseccomp::{ScmpAction, ScmpArch, ScmpCompareOp};
 use oci_spec::runtime::{Arch, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator};
 
@@ -88,14 +89,14 @@ pub fn operator(op: LinuxSeccompOperator, value: u64) -> ScmpCompareOp {
 
 /// The `seccomp(2)` flag for an OCI filter flag.
 pub fn filter_flag(f: LinuxSeccompFilterFlag) -> u64 {
-    (match f {
-        LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
-        LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
-        LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+    match f {
+        LinuxSeccompFilterFlag::SeccompFilterFlagTsync => seccomp_flag::TSYNC,
+        LinuxSeccompFilterFlag::SeccompFilterFlagLog => seccomp_flag::LOG,
+        LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => seccomp_flag::SPEC_ALLOW,
         LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
-            libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+            seccomp_flag::WAIT_KILLABLE_RECV
         }
-    }) as u64
+    }
 }
 
 #[cfg(test)]
