@@ -39,6 +39,7 @@ pub fn network_ruleset(net: &Network) -> String {
         "table inet {t} {{
   map pub4_any {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
   map pub4_ip {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}
+  map lo_allow {{ type ipv4_addr : verdict; }}
   chain nat_pre {{
     type nat hook prerouting priority dstnat; policy accept;
     fib daddr type local dnat ip to meta l4proto . th dport map @pub4_any
@@ -64,6 +65,22 @@ pub fn network_ruleset(net: &Network) -> String {
     }
     if let (Some(s6), false) = (net.subnet_v6, net.internal) {
         let _ = writeln!(s, "    oifname != \"{b}\" ip6 saddr {s6} masquerade");
+    }
+    // The bridge has route_localnet (for publishing on 127.0.0.1), so the host would
+    // accept packets from containers to its 127.0.0.0/8 services: drop them before
+    // conntrack and NAT see them, unless the container's rules allow the flow.
+    // Anti-spoofing makes the source address a reliable container identity here.
+    if let Some(s4) = net.subnet_v4 {
+        let _ = writeln!(
+            s,
+            "  }}
+  chain guard_lo {{
+    type filter hook prerouting priority -300; policy accept;
+    iifname \"lo\" return
+    ip daddr != 127.0.0.0/8 return
+    ip saddr vmap @lo_allow
+    ip saddr {s4} drop"
+        );
     }
     let _ = writeln!(
         s,
@@ -119,7 +136,6 @@ table bridge {t} {{
   chain filter_in {{
     type filter hook input priority 0; policy accept;
     iifname vmap @fw_out
-    iifname @ports ip daddr 127.0.0.0/8 drop
   }}
   chain filter_out {{
     type filter hook output priority 0; policy accept;
@@ -232,7 +248,23 @@ pub fn set_rules(net: &Network, a: &Attachment, short: &str) -> String {
             let _ = writeln!(s, "add rule bridge {t} {c} {}", rule_statement(rule));
         }
     }
+    // Rules naming the host's loopback are checked by the `guard_lo` chain of the inet table.
+    let lo = lo_chain(short);
+    let _ = writeln!(s, "add chain inet {t} {lo}\nflush chain inet {t} {lo}");
+    for rule in a.firewall.iter().filter(|r| targets_host_loopback(r)) {
+        let _ = writeln!(s, "add rule inet {t} {lo} {}", rule_statement(rule));
+    }
     s
+}
+
+fn lo_chain(short: &str) -> String {
+    format!("c-{short}-lo")
+}
+
+/// An outgoing rule whose peer lies in 127.0.0.0/8.
+fn targets_host_loopback(rule: &Rule) -> bool {
+    rule.direction == Direction::Out
+        && matches!(rule.peer, Some(IpNet::V4(n)) if n.prefix_len() >= 8 && n.network().is_loopback())
 }
 
 /// Everything one endpoint adds: its addresses for anti-spoofing, its rule chains and
@@ -252,6 +284,13 @@ pub fn attach(net: &Network, a: &Attachment, short: &str) -> String {
     );
     for (map, key, value) in publish_elements(a) {
         let _ = writeln!(s, "add element inet {t} {map} {{ {key} : {value} }}");
+    }
+    if let Some(ip) = a.ipv4 {
+        let _ = writeln!(
+            s,
+            "add element inet {t} lo_allow {{ {ip} : jump {} }}",
+            lo_chain(short)
+        );
     }
     s
 }
@@ -281,6 +320,15 @@ pub fn detach(net: &Network, a: &Attachment, short: &str) -> String {
             "add chain bridge {t} {c}\nadd element bridge {t} {map} {{ \"{v}\" : jump {c} }}\ndelete element bridge {t} {map} {{ \"{v}\" }}\nflush chain bridge {t} {c}\ndelete chain bridge {t} {c}"
         );
     }
+    let lo = lo_chain(short);
+    let _ = writeln!(s, "add chain inet {t} {lo}");
+    if let Some(ip) = a.ipv4 {
+        let _ = writeln!(
+            s,
+            "add element inet {t} lo_allow {{ {ip} : jump {lo} }}\ndelete element inet {t} lo_allow {{ {ip} }}"
+        );
+    }
+    let _ = writeln!(s, "flush chain inet {t} {lo}\ndelete chain inet {t} {lo}");
     s
 }
 
