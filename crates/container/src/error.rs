@@ -37,6 +37,10 @@ pub enum Error {
     RootfsSetup(#[from] crate::rootfs::Error),
     #[error("{0}")]
     Security(#[from] crate::security::Error),
+    #[error("{0}")]
+    Seccomp(#[from] crate::security::seccomp::Error),
+    #[error("{0}")]
+    Label(#[from] crate::security::labels::Error),
     #[error("create exec fifo {path}: {source}")]
     Fifo { path: PathBuf, source: io::Error },
     #[error("{what}: {source}")]

@@ -9,24 +9,13 @@ pub mod process;
 pub mod rootfs;
 pub mod security;
 
-// TEMPORARY while the team writes rootfs/security/cgroups in parallel: the lifecycle code
-// is compiled only with `--features lifecycle` so that their builds do not depend on it.
-#[cfg(feature = "lifecycle")]
 pub mod bundle;
-#[cfg(feature = "lifecycle")]
 pub mod error;
-#[cfg(feature = "lifecycle")]
 pub mod hooks;
-#[cfg(feature = "lifecycle")]
 pub mod lifecycle;
-#[cfg(feature = "lifecycle")]
 pub mod namespaces;
-#[cfg(feature = "lifecycle")]
 pub mod state;
-#[cfg(feature = "lifecycle")]
 pub mod sync;
-#[cfg(feature = "lifecycle")]
 pub mod terminal;
 
-#[cfg(feature = "lifecycle")]
 pub use error::{Error, Result};

@@ -5,8 +5,7 @@
 //! no cgroup, process or state directory behind. The state is saved before the fork, so a
 //! crash of the runtime itself is recoverable by `delete --force`.
 
-use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -177,7 +176,9 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
         berth_sys::ns::setns(f.as_fd(), berth_sys::ns::flags::NEWPID)
             .map_err(sys("join pid namespace"))?;
     }
-    let clone_flags = plan.new & !berth_sys::ns::flags::NEWTIME;
+    // Time offsets are set up above; the cgroup namespace is unshared by the init once it
+    // is in its cgroup.
+    let clone_flags = plan.new & !(berth_sys::ns::flags::NEWTIME | berth_sys::ns::flags::NEWCGROUP);
     let cg_fd = cg.v2_dir_fd();
     let preserve_fds = opts.preserve_fds + listen_fds();
 
@@ -222,7 +223,10 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
         )?;
     }
     if let Some(adj) = process.oom_score_adj() {
-        crate::process::scheduling::set_oom_score_adj_of(pid, adj)?;
+        // From outside: lowering the score needs CAP_SYS_RESOURCE in the host's user
+        // namespace, which the init no longer has.
+        let path = format!("/proc/{pid}/oom_score_adj");
+        std::fs::write(&path, adj.to_string()).map_err(sys(format!("write {path}")))?;
     }
     if cg_fd.is_none() {
         cg.add_process(pid)?;
@@ -307,15 +311,18 @@ fn send_seccomp(spec: &Spec, id: &str, bundle: &Bundle, pid: i32, fd: &OwnedFd) 
             "seccomp uses SCMP_ACT_NOTIFY but listenerPath is not set".into(),
         ));
     };
-    let state = crate::security::ContainerProcessState::new(
-        id,
-        pid,
-        &bundle.dir,
-        seccomp.listener_metadata().as_deref(),
-        spec,
-    );
-    crate::security::send_seccomp_fd(listener, fd.as_fd(), &state)?;
-    let _ = fd.as_raw_fd();
-    let _: Option<File> = None;
+    let mut st = oci_spec::runtime::State::default();
+    st.set_version(crate::state::OCI_VERSION.to_string());
+    st.set_id(id.to_string());
+    st.set_status(oci_spec::runtime::ContainerState::Creating);
+    st.set_pid(Some(pid));
+    st.set_bundle(bundle.dir.clone());
+    st.set_annotations(spec.annotations().clone());
+    let mut cps = oci_spec::runtime::ContainerProcessState::default();
+    cps.set_version(crate::state::OCI_VERSION.to_string());
+    cps.set_pid(pid);
+    cps.set_metadata(seccomp.listener_metadata().clone());
+    cps.set_state(st);
+    crate::security::send_seccomp_fd(listener, fd.as_fd(), &cps)?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use super::create::wait_pidfd;
 use super::Container;
 use crate::error::{sys, Error, Result};
 use crate::namespaces::{self, Plan};
-use crate::process::init::{apply_process, load_seccomp, Prepared};
+use crate::process::init::{finalize, load_seccomp, Prepared};
 use crate::state::Status;
 use crate::sync::{self, Msg};
 
@@ -180,8 +180,8 @@ fn exec_child(
         ch.send_with_fd(&Msg::Pty, Some(master.as_raw_fd()))?;
     }
     let prepared = Prepared::new(process, preserve_fds)?;
-    let seccomp = apply_process(process, in_user_ns, spec)?;
-    load_seccomp(seccomp, ch)?;
+    let finalized = finalize(process, in_user_ns, spec, ch)?;
+    load_seccomp(finalized.late_seccomp, ch)?;
     berth_sys::ns::set_parent_death_signal(0).map_err(sys("clear parent death signal"))?;
     ch.send(&Msg::Ready)?;
     // Wait for the runtime to record us (pid file) before the program runs.

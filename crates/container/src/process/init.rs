@@ -65,6 +65,12 @@ fn init(ctx: &InitContext<'_>) -> Result<Error> {
     berth_sys::ns::set_dumpable(false).map_err(sys("set non-dumpable"))?;
 
     namespaces::join(ctx.joins, &[LinuxNamespaceType::Pid])?;
+    // The cgroup namespace is made only now that the runtime has put us in our cgroup, so
+    // that its root is the container's cgroup, not the runtime's.
+    if ctx.plan.is_new(LinuxNamespaceType::Cgroup) {
+        berth_sys::ns::unshare(berth_sys::ns::flags::NEWCGROUP)
+            .map_err(sys("unshare cgroup namespace"))?;
+    }
     let in_user_ns = ctx.plan.has(LinuxNamespaceType::User);
     if in_user_ns {
         // Become root of the new user namespace (the maps are written now).
@@ -125,15 +131,15 @@ fn init(ctx: &InitContext<'_>) -> Result<Error> {
     }
 
     let prepared = Prepared::new(process, ctx.preserve_fds)?;
-    let seccomp = apply_process(process, in_user_ns, ctx.spec)?;
-    let nnp = process.no_new_privileges().unwrap_or(false);
+    let finalized = finalize(process, in_user_ns, ctx.spec, ctx.channel)?;
 
     // Once ready, the runtime may exit (`create`): the init must outlive it.
     berth_sys::ns::set_parent_death_signal(0).map_err(sys("clear parent death signal"))?;
-    // A notifying filter must reach the runtime before it goes: load it now.
-    let mut seccomp = seccomp;
-    if seccomp.as_ref().is_some_and(|s| s.notifies()) || (!nnp && seccomp.is_some()) {
-        load_seccomp(seccomp.take(), ctx.channel)?;
+    // With no_new_privs the filter is loaded as late as possible; a notifying one must
+    // still reach the runtime before the runtime goes, so it is loaded now.
+    let mut late = finalized.late_seccomp;
+    if late.as_ref().is_some_and(|s| s.uses_notify()) {
+        load_seccomp(late.take(), ctx.channel)?;
     }
     ctx.channel.send(&Msg::Ready)?;
     match ctx.start {
@@ -142,9 +148,7 @@ fn init(ctx: &InitContext<'_>) -> Result<Error> {
             ctx.channel.expect(Msg::Start)?;
         }
     }
-    if seccomp.is_some() {
-        load_seccomp(seccomp, ctx.channel)?;
-    }
+    load_seccomp(late, ctx.channel)?;
     Ok(prepared.exec())
 }
 
@@ -179,38 +183,30 @@ fn write_sysctls(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Apply the process attributes in runc's order; returns a compiled seccomp filter that is
-/// still to be loaded.
-pub(crate) fn apply_process(
+/// Give up privilege in runc's order (see `security::finalize`); returns what is left to
+/// do right before `execve`. oom_score_adj is written by the runtime from outside.
+pub(crate) fn finalize(
     process: &Process,
     in_user_ns: bool,
     spec: &Spec,
-) -> Result<Option<crate::security::CompiledSeccomp>> {
-    use crate::process::{identity, rlimits, scheduling};
-    if let Some(r) = process.rlimits() {
-        rlimits::set_rlimits(r)?;
-    }
-    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
-        scheduling::set_personality(p)?;
-    }
-    if let Some(s) = process.scheduler() {
-        scheduling::set_scheduler(s)?;
-    }
-    if let Some(p) = process.io_priority() {
-        scheduling::set_io_priority(p)?;
-    }
-    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+    channel: &Channel,
+) -> Result<crate::security::Finalized> {
+    let linux = spec.linux().as_ref();
+    let mut sec = crate::security::ProcessSecurity::from_spec(
+        process,
+        linux.and_then(|l| l.personality().as_ref()),
+        in_user_ns,
+    );
+    sec.oom_score_adj = None;
+    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(crate::security::compile_seccomp(s)?),
         None => None,
     };
-    if process.no_new_privileges().unwrap_or(false) {
-        crate::security::set_no_new_privs()?;
-    }
-    identity::switch_user(process.user(), in_user_ns)?;
-    if let Some(c) = process.capabilities() {
-        crate::security::drop_bounding_and_set_caps(c)?;
-    }
-    Ok(seccomp)
+    Ok(crate::security::finalize_process(&sec, seccomp, |fd| {
+        channel
+            .send_with_fd(&Msg::SeccompFd, Some(fd.as_raw_fd()))
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    })?)
 }
 
 pub(crate) fn load_seccomp(

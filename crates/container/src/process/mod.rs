@@ -2,7 +2,6 @@
 //! scheduling applied before `execve`.
 
 pub mod identity;
-#[cfg(feature = "lifecycle")]
 pub mod init;
 pub mod rlimits;
 pub mod scheduling;

@@ -53,6 +53,24 @@ pub fn hierarchies(paths: &BTreeMap<String, PathBuf>) -> BTreeMap<String, (PathB
     out
 }
 
+/// The v1 controllers the kernel knows; any other hierarchy name is a named one.
+const KNOWN_V1: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "blkio",
+    "pids",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "hugetlb",
+    "rdma",
+    "misc",
+];
+
 /// `fsconfig` parameters for a v1 hierarchy named like `cpu,cpuacct` or `name=systemd`.
 fn v1_params(name: &str) -> Vec<FsParam> {
     let mut params = Vec::new();
@@ -64,7 +82,12 @@ fn v1_params(name: &str) -> Vec<FsParam> {
                     params.push(FsParam::Flag("none".to_owned()));
                 }
             }
-            None => params.push(FsParam::Flag(item.to_owned())),
+            None if KNOWN_V1.contains(&item) => params.push(FsParam::Flag(item.to_owned())),
+            // A named hierarchy without controllers (`/sys/fs/cgroup/systemd`).
+            None => {
+                params.push(FsParam::Flag("none".to_owned()));
+                params.push(FsParam::Value("name".to_owned(), item.to_owned()));
+            }
         }
     }
     params
