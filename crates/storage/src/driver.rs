@@ -11,7 +11,7 @@ use crate::lower::Lower;
 use crate::mount::{self, Overlay};
 use crate::provision::{self, mkdir};
 use crate::record::{self, ContainerRecord, Disk, StoreRecord};
-use crate::{btrfs, du, hostmask, id, loopimage, mountinfo, projquota, teardown};
+use crate::{btrfs, du, id, loopimage, mountinfo, projquota, teardown};
 
 /// The paths of a container's root file system.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +118,7 @@ impl StorageDriver {
     }
 
     fn build(&self, id: &str, lower: &Lower, quota: Option<u64>) -> Result<Layer, Error> {
-        let disk = provision::provision(&self.layout, self.backend, id, quota)?;
+        let disk = provision::provision(&self.layout, self.backend, id, quota, lower)?;
         let rec = ContainerRecord {
             id: id.to_owned(),
             lower: lower.clone(),
@@ -128,9 +128,6 @@ impl StorageDriver {
         // From here on teardown needs the record to find the subvolume / project.
         let result = (|| {
             mkdir(&self.layout.merged(id))?;
-            if *lower == Lower::HostTree {
-                hostmask::ensure(&self.layout.hostmask(), self.root())?;
-            }
             record::write(&self.layout.record(id), &rec)
         })();
         if let Err(e) = result {
@@ -158,7 +155,7 @@ impl StorageDriver {
             _ => false,
         };
         let lowers = match &rec.lower {
-            Lower::HostTree => hostmask::lowers(&self.layout.hostmask()),
+            Lower::HostTree => vec![PathBuf::from("/")],
             Lower::Layers(layers) => layers.clone(),
         };
         let name = format!("berth-{id}");

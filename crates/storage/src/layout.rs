@@ -3,7 +3,6 @@
 //! ```text
 //! <root>/.berth-store/store.json      backend chosen for the store
 //! <root>/.berth-store/lock            flock serialising changes to the store
-//! <root>/.berth-store/hostmask/       overlay layer hiding the store from HostTree containers
 //! <root>/<id>/config.json             the container's record
 //! <root>/<id>/berth-<id>.img          LoopImage: ext4 image (its name shows in `losetup -a`)
 //! <root>/<id>/fs/                     the quota'd file system: mount point of the image,
@@ -41,10 +40,6 @@ impl Layout {
 
     pub fn lock(&self) -> PathBuf {
         self.meta().join("lock")
-    }
-
-    pub fn hostmask(&self) -> PathBuf {
-        self.meta().join("hostmask")
     }
 
     pub fn container(&self, id: &str) -> PathBuf {

@@ -16,7 +16,13 @@ use crate::record::Disk;
 /// Make the image for container `id` with room for `quota` bytes, holding an ext4 file
 /// system that already contains `upper/` and `work/` (mkfs populates it from a template
 /// directory: no mount needed).
-pub fn create(layout: &Layout, id: &str, quota: u64) -> Result<Disk, Error> {
+/// `make_upper` makes the upper directory (in the template).
+pub fn create(
+    layout: &Layout,
+    id: &str,
+    quota: u64,
+    make_upper: &dyn Fn(&Path) -> Result<(), Error>,
+) -> Result<Disk, Error> {
     let image = layout.image(id);
     let size = ext4::image_size(quota);
     let file = File::create_new(&image).map_err(|source| Error::OpenImage {
@@ -31,7 +37,7 @@ pub fn create(layout: &Layout, id: &str, quota: u64) -> Result<Disk, Error> {
     drop(file);
     let template = layout.scratch(id);
     mkdir(&template)?;
-    mkdir(&template.join("upper"))?;
+    make_upper(&template.join("upper"))?;
     mkdir(&template.join("work"))?;
     let made = ext4::mkfs(&image, &template);
     fs::remove_dir_all(&template).map_err(|source| Error::Remove {

@@ -6,8 +6,9 @@ use std::path::Path;
 use crate::backend::QuotaBackend;
 use crate::error::Error;
 use crate::layout::Layout;
+use crate::lower::Lower;
 use crate::record::{self, ContainerRecord, Disk};
-use crate::{btrfs, ext4, loopimage, projquota};
+use crate::{btrfs, ext4, hostmask, loopimage, projquota};
 
 pub fn mkdir(path: &Path) -> Result<(), Error> {
     fs::create_dir(path).map_err(|source| Error::CreateDir {
@@ -17,13 +18,23 @@ pub fn mkdir(path: &Path) -> Result<(), Error> {
 }
 
 /// Make `fs/`, `fs/upper` and `fs/work` for container `id` with the store's `backend`.
+/// HostTree containers get the store masked in their upper (see `hostmask`).
 pub fn provision(
     layout: &Layout,
     backend: QuotaBackend,
     id: &str,
     quota: Option<u64>,
+    lower: &Lower,
 ) -> Result<Disk, Error> {
     let fs_dir = layout.fs(id);
+    let upper = layout.upper(id);
+    let make_upper = |upper: &Path| {
+        mkdir(upper)?;
+        if *lower == Lower::HostTree {
+            hostmask::mask(upper, layout.root())?;
+        }
+        Ok::<(), Error>(())
+    };
     match (backend, quota) {
         (QuotaBackend::None, Some(_)) => Err(Error::QuotaUnsupported {
             id: id.to_owned(),
@@ -33,7 +44,7 @@ pub fn provision(
             let subvol = btrfs::create_subvolume(&fs_dir)?;
             // Recorded by the caller only on success; undo here if the rest fails.
             let rest = (|| {
-                mkdir(&layout.upper(id))?;
+                make_upper(&upper)?;
                 mkdir(&layout.work(id))?;
                 if let Some(bytes) = quota {
                     btrfs::limit(&fs_dir, bytes)?;
@@ -48,20 +59,20 @@ pub fn provision(
         }
         (_, None) => {
             mkdir(&fs_dir)?;
-            mkdir(&layout.upper(id))?;
+            make_upper(&upper)?;
             mkdir(&layout.work(id))?;
             Ok(Disk::Plain)
         }
         (QuotaBackend::LoopImage, Some(quota)) => {
             check_min(id, quota)?;
-            loopimage::create(layout, id, quota)
+            loopimage::create(layout, id, quota, &make_upper)
         }
         (QuotaBackend::ProjectQuota, Some(bytes)) => {
             let project = next_project(layout)?;
             mkdir(&fs_dir)?;
             projquota::assign(&fs_dir, project)?;
             projquota::set_limit(layout.root(), project, bytes)?;
-            mkdir(&layout.upper(id))?;
+            make_upper(&upper)?;
             mkdir(&layout.work(id))?;
             Ok(Disk::ProjectQuota { project })
         }
