@@ -1,6 +1,7 @@
 //! `StorageDriver`: one store of container root file systems under one directory.
 
 use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::backend::{self, QuotaBackend};
@@ -55,7 +56,7 @@ impl StorageDriver {
         })?;
         let layout = Layout::new(root);
         let meta = layout.meta();
-        if let Err(source) = fs::create_dir(&meta) {
+        if let Err(source) = fs::DirBuilder::new().mode(0o700).create(&meta) {
             if source.kind() != std::io::ErrorKind::AlreadyExists {
                 return Err(Error::CreateDir { path: meta, source });
             }
@@ -97,7 +98,9 @@ impl StorageDriver {
         lower.validate()?;
         let _lock = self.lock()?;
         let dir = self.layout.container(id);
-        if let Err(source) = fs::create_dir(&dir) {
+        // 0711: other users may not list a container's files, but a runtime in a user
+        // namespace can still reach `merged`.
+        if let Err(source) = fs::DirBuilder::new().mode(0o711).create(&dir) {
             return Err(if source.kind() == std::io::ErrorKind::AlreadyExists {
                 Error::Exists {
                     id: id.to_owned(),

@@ -179,6 +179,16 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error("{step} for {path}: {source}")]
+    ProjectQuota {
+        step: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+
+    #[error("lower layer {path} is not an absolute path")]
+    LowerNotAbsolute { path: PathBuf },
+
     #[error("sync file system of {path}: {source}")]
     Sync { path: PathBuf, source: io::Error },
 

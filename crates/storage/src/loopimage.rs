@@ -1,7 +1,8 @@
 //! The LoopImage backend: a sparse ext4 image per container, loop-attached and mounted on
 //! `fs/`, its quota held by ext4's reserved clusters (see `ext4`).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::Error;
@@ -25,10 +26,16 @@ pub fn create(
 ) -> Result<Disk, Error> {
     let image = layout.image(id);
     let size = ext4::image_size(quota);
-    let file = File::create_new(&image).map_err(|source| Error::OpenImage {
-        path: image.clone(),
-        source,
-    })?;
+    // The image holds the tenant's data: readable by root only.
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&image)
+        .map_err(|source| Error::OpenImage {
+            path: image.clone(),
+            source,
+        })?;
     file.set_len(size).map_err(|source| Error::SizeImage {
         path: image.clone(),
         size,

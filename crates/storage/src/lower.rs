@@ -27,6 +27,10 @@ impl Lower {
             return Err(Error::NoLayers);
         }
         for path in layers {
+            // Overlay would resolve a relative path against the mounting process's cwd.
+            if !path.is_absolute() {
+                return Err(Error::LowerNotAbsolute { path: path.clone() });
+            }
             let meta = std::fs::metadata(path).map_err(|source| Error::Lower {
                 path: path.clone(),
                 source,

@@ -65,8 +65,8 @@ pub fn probe(root: &Path) -> Result<(), String> {
 
 /// Give the directory `dir` project id `project`, inherited by everything created in it.
 pub fn assign(dir: &Path, project: u32) -> Result<(), Error> {
-    let err = |source| Error::Xattr {
-        name: "project id",
+    let err = |source| Error::ProjectQuota {
+        step: "set project id",
         path: dir.to_owned(),
         source,
     };
@@ -90,8 +90,8 @@ pub fn assign(dir: &Path, project: u32) -> Result<(), Error> {
 
 /// Set the hard block limit of `project` on the file system of `root` (0: no limit).
 pub fn set_limit(root: &Path, project: u32, bytes: u64) -> Result<(), Error> {
-    let err = |source| Error::Xattr {
-        name: "project quota limit",
+    let err = |source| Error::ProjectQuota {
+        step: "set project quota limit",
         path: root.to_owned(),
         source,
     };
@@ -106,7 +106,8 @@ pub fn set_limit(root: &Path, project: u32, bytes: u64) -> Result<(), Error> {
 
 /// Bytes used by `project` and its hard limit.
 pub fn usage(root: &Path, project: u32) -> Result<(u64, Option<u64>), Error> {
-    let err = |source| Error::Measure {
+    let err = |source| Error::ProjectQuota {
+        step: "get project quota usage",
         path: root.to_owned(),
         source,
     };

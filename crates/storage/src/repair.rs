@@ -53,11 +53,19 @@ impl StorageDriver {
                 }
             }
         }
+        // One stuck leftover (its file system still used by a live process) must not keep
+        // the others: try all, report the first failure.
+        let mut first_error = None;
         for name in &stale {
             let rec = record::read::<ContainerRecord>(&layout.record(name)).ok();
-            teardown::teardown(layout, self.backend(), name, rec.as_ref(), true)?;
+            if let Err(e) = teardown::teardown(layout, self.backend(), name, rec.as_ref(), true) {
+                first_error.get_or_insert(e);
+            }
         }
-        Ok(stale.into_iter().collect())
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(stale.into_iter().collect()),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod common;
 
 use berth_storage::{Error, Lower, QuotaBackend, StorageDriver};
 use common::*;
+use std::os::unix::fs::PermissionsExt;
 
 fn layers(t: &TestDir) -> Lower {
     let layer = t.join("layer");
@@ -150,6 +151,19 @@ fn loop_remove_leaves_nothing() {
     write_file(&merged.join("f"), MIB).unwrap();
     assert_eq!(driver.list().unwrap(), vec!["gone".to_owned()]);
     assert_eq!(loops_under(&store).len(), 1);
+    // Unmounting releases the loop device (auto-clear).
+    driver.unmount("gone").unwrap();
+    assert!(mounts_under(&store).is_empty());
+    let start = std::time::Instant::now();
+    while !loops_under(&store).is_empty() {
+        assert!(start.elapsed().as_secs() < 5, "loop device not released");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let merged = driver.mount("gone").unwrap();
+    assert!(merged.join("f").exists());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&store.join("gone/berth-gone.img")), 0o600);
+    assert_eq!(mode(&store.join("gone")), 0o711);
 
     driver.remove("gone").unwrap();
     assert!(mounts_under(&store).is_empty());
@@ -218,4 +232,13 @@ fn quota_below_minimum_is_refused_and_leaves_nothing() {
         driver.create("nolayer", &Lower::Layers(vec![t.join("missing")]), None),
         Err(Error::Lower { .. })
     ));
+    assert!(matches!(
+        driver.create("relative", &Lower::Layers(vec!["layer".into()]), None),
+        Err(Error::LowerNotAbsolute { .. })
+    ));
+    assert!(matches!(
+        driver.create("nolayers", &Lower::Layers(vec![]), None),
+        Err(Error::NoLayers)
+    ));
+    assert!(driver.list().unwrap().is_empty());
 }
