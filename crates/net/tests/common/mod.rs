@@ -299,7 +299,7 @@ impl Fixture {
             }
         }
         for ns in self.namespaces.drain(..) {
-            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+            let _ = Command::new("ip").args(["netns", "del", &ns]).output();
         }
         let _ = std::fs::remove_dir_all(&self.root);
     }
@@ -321,20 +321,17 @@ impl Fixture {
         assert!(!tables.contains(&self.id), "nft tables left: {tables}");
         let nss = sh("ip netns list");
         assert!(!nss.contains(&self.id), "namespaces left: {nss}");
+        // Addresses live on the test's own links (named with its id): none may be left.
+        // (Subnets themselves may already be reused by a parallel test.)
         let addrs = sh("ip -o addr");
+        assert!(!addrs.contains(&self.id), "addresses left: {addrs}");
         for net in &self.networks {
-            for subnet in net.subnets() {
-                let prefix = match subnet {
-                    ipnet::IpNet::V4(s) => {
-                        let o = s.network().octets();
-                        format!(" {}.{}.{}.", o[0], o[1], o[2])
-                    }
-                    ipnet::IpNet::V6(s) => {
-                        let g = s.network().segments();
-                        format!(" {:x}:{:x}:{:x}:", g[0], g[1], g[2])
-                    }
-                };
-                assert!(!addrs.contains(&prefix), "addresses left in {subnet}: {addrs}");
+            for gw in [net.gateway_v4.map(|g| g.to_string()), net.gateway_v6.map(|g| g.to_string())]
+                .into_iter()
+                .flatten()
+            {
+                let stale = addrs.lines().any(|l| l.contains(&format!(" {gw}/")) && l.contains(&net.bridge));
+                assert!(!stale, "gateway {gw} left on {}", net.bridge);
             }
         }
     }

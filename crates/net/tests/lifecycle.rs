@@ -1,0 +1,91 @@
+//! Leases survive restarts; detach is idempotent; gc cleans up after crashed containers.
+
+mod common;
+
+use std::net::Ipv4Addr;
+
+use berth_net::{AttachOptions, NetworkStore, PortMapping, PortProto};
+use common::{sh, Fixture};
+
+#[test]
+fn leases_survive_a_restart_and_are_released_on_detach() {
+    let mut fx = Fixture::new();
+    let net = fx.network(1, |_| {});
+    let (a, b, c) = (fx.netns(), fx.netns(), fx.netns());
+    let base = u32::from(net.subnet_v4.unwrap().network());
+    let ea = fx.attach(&net, &fx.cid(1), &a, AttachOptions::default());
+    assert_eq!(ea.ipv4.unwrap(), Ipv4Addr::from(base + 2));
+    // A new process opening the same store sees the lease.
+    let reopened = NetworkStore::open(&fx.root).unwrap();
+    let eb = reopened
+        .attach(&net.name, &fx.cid(2), &b.path, &AttachOptions::default())
+        .unwrap();
+    assert_eq!(eb.ipv4.unwrap(), Ipv4Addr::from(base + 3));
+    assert_eq!(reopened.inspect(&net.name).unwrap().endpoints.len(), 2);
+    // Detach releases; twice is fine.
+    fx.store.detach(&fx.cid(1)).unwrap();
+    fx.store.detach(&fx.cid(1)).unwrap();
+    assert!(!sh("ip -o link").contains(&ea.host_veth));
+    let ec = fx.attach(&net, &fx.cid(3), &c, AttachOptions::default());
+    assert_eq!(ec.ipv4, ea.ipv4);
+    assert_eq!(ec.ipv6, ea.ipv6);
+    fx.finish();
+}
+
+#[test]
+fn gc_removes_endpoints_of_dead_containers() {
+    let mut fx = Fixture::new();
+    let net = fx.network(1, |_| {});
+    let (a, b) = (fx.netns(), fx.netns());
+    let port = 50000 + (std::process::id() % 10000) as u16;
+    let opts = AttachOptions {
+        publish: vec![PortMapping {
+            proto: PortProto::Tcp,
+            host_ip: None,
+            host_port: port,
+            container_port: 80,
+        }],
+        egress_bps: Some(50_000_000),
+        ingress_bps: Some(50_000_000),
+        ..AttachOptions::default()
+    };
+    let ea = fx.attach(&net, &fx.cid(1), &a, opts.clone());
+    let eb = fx.attach(&net, &fx.cid(2), &b, AttachOptions::default());
+    let ifb = ea.ifb.clone().unwrap();
+    assert!(sh("ip -o link").contains(&ifb));
+    assert!(sh(&format!("tc qdisc show dev {}", ea.host_veth)).contains("tbf"));
+    let table = sh(&format!("nft list table inet {}", net.nft_table()));
+    assert!(table.contains(&port.to_string()), "{table}");
+    // The container dies without a detach (its namespace and veth pair go away).
+    sh(&format!("ip netns del {}", a.name));
+    let removed = fx.store.gc(&|id| id != fx.cid(1)).unwrap();
+    assert_eq!(removed, vec![fx.cid(1)]);
+    assert_eq!(fx.store.attachment(&fx.cid(1)).unwrap(), None);
+    assert!(fx.store.attachment(&fx.cid(2)).unwrap().is_some());
+    let links = sh("ip -o link");
+    assert!(!links.contains(&ifb) && !links.contains(&ea.host_veth), "{links}");
+    assert!(links.contains(&eb.host_veth));
+    let ruleset = sh("nft list ruleset");
+    assert!(!ruleset.contains(&port.to_string()), "{ruleset}");
+    assert!(!ruleset.contains(&ea.host_veth), "{ruleset}");
+    assert!(!ruleset.contains(&ea.mac.to_string()), "{ruleset}");
+    assert!(ruleset.contains(&eb.host_veth), "{ruleset}");
+    // Its port and address are free again.
+    let c = fx.netns();
+    let ec = fx.attach(&net, &fx.cid(3), &c, opts);
+    assert_eq!(ec.ipv4, ea.ipv4);
+    assert!(fx.store.gc(&|_| true).unwrap().is_empty());
+    fx.finish();
+}
+
+#[test]
+fn gc_removes_stray_veths_on_its_bridges() {
+    let mut fx = Fixture::new();
+    let net = fx.network(1, |_| {});
+    let stray = format!("bthv-{}zz", fx.id);
+    sh(&format!("ip link add {stray} type veth peer name {stray}p"));
+    sh(&format!("ip link set {stray} master {}", net.bridge));
+    assert!(fx.store.gc(&|_| true).unwrap().is_empty());
+    assert!(!sh("ip -o link").contains(&stray));
+    fx.finish();
+}
