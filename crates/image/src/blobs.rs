@@ -1,0 +1,124 @@
+//! The content-addressed blob store: `blobs/sha256/<hex>`, every write verified.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::digest::HashingWriter;
+use crate::fsutil;
+use crate::store::Store;
+use crate::{Digest, Error};
+
+impl Store {
+    pub(crate) fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.blobs_dir().join(digest.hex())
+    }
+
+    pub(crate) fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    pub(crate) fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, Error> {
+        fsutil::read(&self.blob_path(digest))
+    }
+
+    pub(crate) fn open_blob(&self, digest: &Digest) -> Result<BufReader<File>, Error> {
+        Ok(BufReader::new(fsutil::open(&self.blob_path(digest))?))
+    }
+
+    /// Stores the stream `r`, checking it against `expected` (digest and size) when given.
+    /// Nothing is stored on mismatch. `what` names the blob in errors.
+    pub(crate) fn put_blob(
+        &self,
+        mut r: impl Read,
+        expected: Option<(&Digest, Option<u64>)>,
+        what: &str,
+    ) -> Result<(Digest, u64), Error> {
+        let tmp = self.temp_path("blob");
+        let file = fsutil::create_new(tmp.path())?;
+        let mut w = HashingWriter::new(file);
+        io::copy(&mut r, &mut w).map_err(|source| Error::Read {
+            path: PathBuf::from(what),
+            source,
+        })?;
+        let (file, digest, size) = w.finish();
+        self.commit_blob(tmp, &file, digest, size, expected, what)
+    }
+
+    /// Like [`Store::put_blob`] for a file already written in `tmp/` (the async pull path).
+    pub(crate) fn put_downloaded_blob(
+        &self,
+        tmp: fsutil::TempPath,
+        expected: (&Digest, Option<u64>),
+        what: &str,
+    ) -> Result<(Digest, u64), Error> {
+        let mut file = fsutil::open(tmp.path())?;
+        let mut w = HashingWriter::new(io::sink());
+        io::copy(&mut file, &mut w).map_err(|source| Error::Read {
+            path: tmp.path().to_owned(),
+            source,
+        })?;
+        let (_, digest, size) = w.finish();
+        self.commit_blob(tmp, &file, digest, size, Some(expected), what)
+    }
+
+    pub(crate) fn put_blob_bytes(
+        &self,
+        data: &[u8],
+        expected: Option<&Digest>,
+        what: &str,
+    ) -> Result<Digest, Error> {
+        let (digest, _) = self.put_blob(data, expected.map(|d| (d, None)), what)?;
+        Ok(digest)
+    }
+
+    fn commit_blob(
+        &self,
+        tmp: fsutil::TempPath,
+        file: &File,
+        digest: Digest,
+        size: u64,
+        expected: Option<(&Digest, Option<u64>)>,
+        what: &str,
+    ) -> Result<(Digest, u64), Error> {
+        if let Some((want, want_size)) = expected {
+            if *want != digest {
+                return Err(Error::DigestMismatch {
+                    what: what.to_owned(),
+                    expected: want.to_string(),
+                    actual: digest.to_string(),
+                });
+            }
+            if let Some(want_size) = want_size.filter(|&s| s != size) {
+                return Err(Error::SizeMismatch {
+                    digest: digest.to_string(),
+                    expected: want_size,
+                    actual: size,
+                });
+            }
+        }
+        let dest = self.blob_path(&digest);
+        if dest.is_file() {
+            return Ok((digest, size));
+        }
+        fsutil::sync_file(file, tmp.path())?;
+        fsutil::rename(tmp.path(), &dest)?;
+        tmp.keep();
+        Ok((digest, size))
+    }
+
+    /// Size of a stored blob.
+    pub(crate) fn blob_size(&self, digest: &Digest) -> Result<u64, Error> {
+        let path = self.blob_path(digest);
+        blob_len(&path)
+    }
+}
+
+fn blob_len(path: &Path) -> Result<u64, Error> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })
+}

@@ -1,0 +1,102 @@
+//! Unpacked layers: `layers/<diff-id-hex>/diff`, created once per diff-id and shared.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::compression::decompress;
+use crate::fsutil;
+use crate::store::Store;
+use crate::unpack::unpack;
+use crate::{Digest, Error};
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct LayerMeta {
+    pub(crate) diff_id: Digest,
+    /// Total bytes of regular files.
+    pub(crate) size: u64,
+}
+
+impl Store {
+    pub(crate) fn layer_path(&self, diff_id: &Digest) -> PathBuf {
+        self.layers_dir().join(diff_id.hex())
+    }
+
+    fn layer_meta_path(&self, diff_id: &Digest) -> PathBuf {
+        self.layer_path(diff_id).join("meta.json")
+    }
+
+    pub(crate) fn layer_meta(&self, diff_id: &Digest) -> Result<Option<LayerMeta>, Error> {
+        let path = self.layer_meta_path(diff_id);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let data = fsutil::read(&path)?;
+        serde_json::from_slice(&data)
+            .map(Some)
+            .map_err(|source| Error::ParseJson {
+                what: "layer metadata",
+                path,
+                source,
+            })
+    }
+
+    /// Makes sure the layer in `blob` is unpacked, checking its uncompressed digest against
+    /// `expected_diff_id` when given. Returns the diff-id and unpacked size. Call with the
+    /// writer lock held.
+    pub(crate) fn ensure_layer(
+        &self,
+        blob: &Digest,
+        expected_diff_id: Option<&Digest>,
+    ) -> Result<LayerMeta, Error> {
+        if let Some(diff_id) = expected_diff_id {
+            if let Some(meta) = self.layer_meta(diff_id)? {
+                return Ok(meta);
+            }
+        }
+        let tmp = self.temp_path("layer");
+        let diff = tmp.path().join("diff");
+        fsutil::create_dir_all(&diff)?;
+        let what = format!("layer {blob}");
+        let (_, reader) = decompress(self.open_blob(blob)?).map_err(|source| Error::TarRead {
+            what: what.clone(),
+            source,
+        })?;
+        let stats = unpack(reader, &diff, &self.unpack, &what)?;
+        if let Some(expected) = expected_diff_id {
+            if *expected != stats.diff_id {
+                return Err(Error::DiffIdMismatch {
+                    layer: blob.to_string(),
+                    expected: expected.to_string(),
+                    actual: stats.diff_id.to_string(),
+                });
+            }
+        }
+        let meta = LayerMeta {
+            diff_id: stats.diff_id.clone(),
+            size: stats.size,
+        };
+        if let Some(existing) = self.layer_meta(&meta.diff_id)? {
+            return Ok(existing);
+        }
+        let data = serde_json::to_vec(&meta).map_err(|source| Error::EncodeJson {
+            what: "layer metadata",
+            source,
+        })?;
+        let meta_tmp = tmp.path().join("meta.json");
+        let f = fsutil::create_new(&meta_tmp)?;
+        std::io::Write::write_all(&mut &f, &data).map_err(|source| Error::Write {
+            path: meta_tmp.clone(),
+            source,
+        })?;
+        fsutil::sync_file(&f, &meta_tmp)?;
+        fsutil::sync_dir(tmp.path())?;
+        let dest = self.layer_path(&meta.diff_id);
+        // A directory left by a crash between rename and nothing else cannot exist: the
+        // rename is the last step. A leftover without meta.json is stale; replace it.
+        fsutil::remove_any(&dest)?;
+        fsutil::rename(tmp.path(), &dest)?;
+        tmp.keep();
+        Ok(meta)
+    }
+}

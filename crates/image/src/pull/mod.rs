@@ -1,0 +1,260 @@
+//! `berth pull`: fetch an image from a registry (oci-client), verify every blob, register it.
+
+mod auth;
+mod platform;
+
+use std::net::IpAddr;
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use oci_spec::image::ImageIndex;
+use tokio::io::AsyncWriteExt;
+
+pub(crate) use platform::select as select_platform;
+pub use platform::Platform;
+
+use crate::lock::WriterLock;
+use crate::progress::Progress;
+use crate::reference;
+use crate::register::{parse_manifest, Registration};
+use crate::store::Store;
+use crate::{Digest, Error, ImageId};
+
+const ACCEPTED: &[&str] = &[
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/// Options for [`Store::pull`].
+#[derive(Clone, Debug, Default)]
+pub struct PullOptions {
+    /// Use plain HTTP for this registry (`--insecure`). Loopback registries
+    /// (127.0.0.0/8, ::1, localhost) always use plain HTTP.
+    pub insecure: bool,
+    /// Platform to pick from a multi-arch index; the host's by default.
+    pub platform: Option<Platform>,
+}
+
+fn is_loopback(registry: &str) -> bool {
+    let host = if let Some(rest) = registry.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        registry.split(':').next().unwrap_or(registry)
+    };
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_index(data: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "mediaType")]
+        media_type: Option<String>,
+        manifests: Option<serde_json::Value>,
+    }
+    serde_json::from_slice::<Probe>(data).is_ok_and(|p| {
+        p.manifests.is_some()
+            || p.media_type
+                .as_deref()
+                .is_some_and(|m| m.contains("index") || m.contains("list"))
+    })
+}
+
+struct Puller<'a> {
+    client: Client,
+    auth: RegistryAuth,
+    reference: Reference,
+    store: &'a Store,
+    progress: &'a dyn Progress,
+}
+
+impl Puller<'_> {
+    fn registry_error(&self, e: oci_client::errors::OciDistributionError) -> Error {
+        Error::Registry {
+            reference: self.reference.whole(),
+            source: Box::new(e),
+        }
+    }
+
+    /// Fetches a manifest (by the reference's tag or by `digest`), verifies its digest and
+    /// stores it. Returns its digest.
+    async fn manifest(&self, digest: Option<&Digest>) -> Result<(Digest, Vec<u8>), Error> {
+        let r = match digest {
+            Some(d) => self.reference.clone_with_digest(d.to_string()),
+            None => self.reference.clone(),
+        };
+        let (body, claimed) = self
+            .client
+            .pull_manifest_raw(&r, &self.auth, ACCEPTED)
+            .await
+            .map_err(|e| self.registry_error(e))?;
+        let actual = Digest::of(&body);
+        let expected = match (digest, r.digest()) {
+            (Some(d), _) => Some(d.clone()),
+            (None, Some(d)) => Some(Digest::parse(d)?),
+            (None, None) => Digest::parse(&claimed).ok(),
+        };
+        if let Some(expected) = expected {
+            if expected != actual {
+                return Err(Error::DigestMismatch {
+                    what: format!("manifest of {}", r.whole()),
+                    expected: expected.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        self.store
+            .put_blob_bytes(&body, Some(&actual), &format!("manifest of {}", r.whole()))?;
+        Ok((actual, body.to_vec()))
+    }
+
+    /// Downloads one blob unless already stored; verifies digest and size.
+    async fn blob(&self, digest: &Digest, size: u64, media_type: &str) -> Result<(), Error> {
+        if self.store.has_blob(digest) {
+            self.progress.blob_exists(digest);
+            return Ok(());
+        }
+        self.progress.blob_started(digest, size);
+        let tmp = self.store.temp_path("download");
+        let write_err = |source| Error::Write {
+            path: tmp.path().to_owned(),
+            source,
+        };
+        let mut file = tokio::fs::File::create(tmp.path())
+            .await
+            .map_err(write_err)?;
+        let desc = OciDescriptor {
+            media_type: media_type.to_owned(),
+            digest: digest.to_string(),
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            ..Default::default()
+        };
+        self.client
+            .pull_blob(&self.reference, &desc, &mut file)
+            .await
+            .map_err(|e| self.registry_error(e))?;
+        file.flush().await.map_err(write_err)?;
+        drop(file);
+        // oci-client checks the digest too; the store checks again, with the size.
+        self.store
+            .put_downloaded_blob(tmp, (digest, Some(size)), &format!("blob {digest}"))?;
+        self.progress.blob_done(digest);
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Pulls `reference` (e.g. `busybox`, `127.0.0.1:5000/app:1`, `repo@sha256:...`).
+    /// Credentials come from the docker config ([`DOCKER_CONFIG`] or `~/.docker`), bearer
+    /// tokens are fetched by oci-client. A multi-arch index is resolved to `opts.platform`
+    /// or the host's. Every blob is verified against its digest before it is stored, every
+    /// layer against its diff-id when unpacked. Blocking disk work (unpacking) runs on the
+    /// calling task.
+    ///
+    /// [`DOCKER_CONFIG`]: https://docs.docker.com/reference/cli/docker/#environment-variables
+    pub async fn pull(
+        &self,
+        reference: &str,
+        opts: &PullOptions,
+        progress: &dyn Progress,
+    ) -> Result<ImageId, Error> {
+        let r = reference::parse(reference)?;
+        let registry = r.resolve_registry().to_owned();
+        let auth = auth::auth_for(r.registry())?;
+        let protocol = if opts.insecure || is_loopback(&registry) {
+            ClientProtocol::HttpsExcept(vec![registry.clone()])
+        } else {
+            ClientProtocol::Https
+        };
+        let client = Client::new(ClientConfig {
+            protocol,
+            platform_resolver: None,
+            ..Default::default()
+        });
+        let lock_path = self.lock_path();
+        // flock blocks: keep it off the async worker so other tasks (maybe the holder) run.
+        let _lock = tokio::task::spawn_blocking(move || WriterLock::acquire(&lock_path))
+            .await
+            .map_err(|e| Error::Lock {
+                path: self.lock_path(),
+                source: std::io::Error::other(e),
+            })??;
+        let puller = Puller {
+            client,
+            auth,
+            reference: r.clone(),
+            store: self,
+            progress,
+        };
+        let (top, body) = puller.manifest(None).await?;
+        let (index, manifest, body) = if is_index(&body) {
+            let idx: ImageIndex =
+                serde_json::from_slice(&body).map_err(|source| Error::ParseJson {
+                    what: "image index",
+                    path: top.as_str().into(),
+                    source,
+                })?;
+            let want = opts.platform.clone().unwrap_or_else(Platform::host);
+            let chosen =
+                platform::select(&idx, &want).ok_or_else(|| Error::NoMatchingPlatform {
+                    reference: r.whole(),
+                    platform: want.to_string(),
+                })?;
+            let chosen = Digest::parse(chosen.digest().as_ref())?;
+            let (d, b) = puller.manifest(Some(&chosen)).await?;
+            (Some(top.clone()), d, b)
+        } else {
+            (None, top.clone(), body)
+        };
+        progress.resolved(&r.whole(), &manifest);
+        let m = parse_manifest(&body, &manifest)?;
+        let config = m.config();
+        puller
+            .blob(
+                &Digest::parse(config.digest().as_ref())?,
+                config.size(),
+                config.media_type().as_ref(),
+            )
+            .await?;
+        for layer in m.layers() {
+            puller
+                .blob(
+                    &Digest::parse(layer.digest().as_ref())?,
+                    layer.size(),
+                    layer.media_type().as_ref(),
+                )
+                .await?;
+        }
+        let names = if r.digest().is_none() {
+            vec![r.whole()]
+        } else {
+            Vec::new()
+        };
+        self.register(
+            Registration {
+                manifest,
+                index,
+                names: &names,
+                repo_digests: vec![format!("{}@{}", reference::repository(&r), top)],
+            },
+            progress,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_registries_are_recognised() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("registry.example:5000"));
+        assert!(!is_loopback("docker.io"));
+    }
+}
