@@ -85,7 +85,14 @@ pub fn build(rules: &[Rule]) -> Vec<Insn> {
         insn::ldx_w(R_MINOR, 1, 8),
     ];
     for r in rules.iter().rev() {
-        p.extend(rule_block(r));
+        let block = rule_block(r);
+        // A rule that matches everything decides every request: anything after it would be
+        // unreachable, which the verifier rejects.
+        let unconditional = block.len() == 2;
+        p.extend(block);
+        if unconditional {
+            return p;
+        }
     }
     p.push(insn::mov64_imm(0, 0));
     p.push(insn::exit());
@@ -175,6 +182,17 @@ pub(crate) mod tests {
         assert_eq!(run(&p, CHR, W, 136, 7), 0, "later deny wins for write");
         assert_eq!(run(&p, CHR, R, 136, 7), 1, "read still allowed");
         assert_eq!(run(&p, CHR, R | W, 136, 7), 0, "rw asks for the denied w");
+    }
+
+    #[test]
+    fn nothing_follows_a_catch_all_rule() {
+        let p = build(&[
+            rule(true, Kind::Char, Some(1), Some(3), "rwm"),
+            rule(false, Kind::All, None, None, "rwm"),
+        ]);
+        // preamble (6) + the catch-all block (2): the earlier rule is dead and not emitted.
+        assert_eq!(p.len(), 8);
+        assert_eq!(run(&p, CHR, R, 1, 3), 0);
     }
 
     #[test]
