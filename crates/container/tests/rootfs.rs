@@ -23,6 +23,8 @@ struct Opts {
     no_pivot: bool,
     cgroup_ns: bool,
     cgroup_paths: BTreeMap<String, PathBuf>,
+    /// cgroup directories (v1 or v2) the child joins before unsharing.
+    join_cgroups: Vec<PathBuf>,
 }
 
 struct Run {
@@ -77,6 +79,12 @@ fn run(bundle: &Bundle, spec: &Spec, opts: &Opts, script: &str) -> Run {
     // after fork.
     unsafe {
         cmd.pre_exec(move || {
+            for dir in &opts2.join_cgroups {
+                fs::write(dir.join("cgroup.procs"), "0")?;
+            }
+            if opts2.cgroup_ns {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)?;
+            }
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
             let ctx = RootfsContext {
                 spec: &spec,
@@ -137,8 +145,7 @@ fn add_mounts(spec: &mut Spec, extra: Vec<Mount>) {
 fn mount_line<'a>(mountinfo: &'a str, point: &str) -> &'a str {
     mountinfo
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some(point))
-        .last()
+        .rfind(|l| l.split(' ').nth(4) == Some(point))
         .unwrap_or_else(|| panic!("no mount at {point} in:\n{mountinfo}"))
 }
 
@@ -652,4 +659,285 @@ fn no_pivot_moves_rootfs_and_chroots() {
     let (ls, info) = text.split_once("---\n").unwrap();
     assert!(ls.lines().any(|l| l == "bin") && ls.lines().any(|l| l == "etc"));
     assert!(fs_part(mount_line(info, "/proc")).starts_with("proc "));
+}
+
+#[test]
+fn cgroup_namespace_mounts_fresh_hierarchies() {
+    require_root();
+    let name = unique("berth-test-cgns");
+    let pids = CgroupDir(PathBuf::from("/sys/fs/cgroup/pids").join(&name));
+    let unified = CgroupDir(PathBuf::from("/sys/fs/cgroup/unified").join(&name));
+    fs::create_dir(&pids.0).unwrap();
+    fs::create_dir(&unified.0).unwrap();
+    fs::write(pids.0.join("pids.max"), "66").unwrap();
+    let bundle = Bundle::busybox(&["sh"]);
+    let spec = bundle.spec().clone();
+    let mut paths = BTreeMap::new();
+    paths.insert("pids".to_owned(), pids.0.clone());
+    paths.insert("unified".to_owned(), unified.0.clone());
+    let opts = Opts {
+        cgroup_paths: paths,
+        cgroup_ns: true,
+        join_cgroups: vec![pids.0.clone(), unified.0.clone()],
+        ..Opts::default()
+    };
+    let out = run(
+        &bundle,
+        &spec,
+        &opts,
+        "cat /proc/self/mountinfo; echo ---; cat /sys/fs/cgroup/pids/pids.max; \
+         cat /sys/fs/cgroup/unified/cgroup.procs | wc -l",
+    );
+    let text = out.ok();
+    let (info, rest) = text.split_once("---\n").unwrap();
+    let line = mount_line(info, "/sys/fs/cgroup/pids");
+    assert!(fs_part(line).starts_with("cgroup ") && fs_part(line).contains("pids"));
+    // In its own cgroup namespace the container's cgroup is the root.
+    assert_eq!(line.split(' ').nth(3), Some("/"));
+    assert!(mount_opts(line).contains(&"ro"), "{line}");
+    let line = mount_line(info, "/sys/fs/cgroup/unified");
+    assert!(fs_part(line).starts_with("cgroup2 "), "{line}");
+    assert_eq!(line.split(' ').nth(3), Some("/"));
+    assert!(rest.starts_with("66\n"), "{rest}");
+    assert_ne!(rest.lines().nth(1), Some("0"), "{rest}");
+}
+
+#[test]
+fn cgroup_v2_without_namespace_binds_the_containers_dir() {
+    require_root();
+    let name = unique("berth-test-cg2");
+    let dir = CgroupDir(PathBuf::from("/sys/fs/cgroup/unified").join(&name));
+    fs::create_dir(&dir.0).unwrap();
+    let bundle = Bundle::busybox(&["sh"]);
+    let spec = bundle.spec().clone();
+    let mut paths = BTreeMap::new();
+    paths.insert(String::new(), dir.0.clone());
+    let opts = Opts {
+        cgroup_paths: paths,
+        ..Opts::default()
+    };
+    let out = run(
+        &bundle,
+        &spec,
+        &opts,
+        "cat /proc/self/mountinfo; echo ---; ls /sys/fs/cgroup",
+    );
+    let text = out.ok();
+    let (info, ls) = text.split_once("---\n").unwrap();
+    let line = mount_line(info, "/sys/fs/cgroup");
+    assert!(fs_part(line).starts_with("cgroup2 "), "{line}");
+    assert_eq!(line.split(' ').nth(3), Some(format!("/{name}").as_str()));
+    assert!(mount_opts(line).contains(&"ro"), "{line}");
+    assert!(ls.lines().any(|l| l == "cgroup.procs"), "{ls}");
+}
+
+#[test]
+fn propagation_options_and_root_propagation() {
+    let bundle = Bundle::busybox(&["sh"]);
+    let mut spec = bundle.spec().clone();
+    add_mounts(
+        &mut spec,
+        vec![
+            mount(
+                json!({"destination": "/mnt/shared", "type": "tmpfs", "source": "tmpfs",
+                         "options": ["shared"]}),
+            ),
+            mount(
+                json!({"destination": "/mnt/unbindable", "type": "tmpfs", "source": "tmpfs",
+                         "options": ["unbindable"]}),
+            ),
+        ],
+    );
+    spec.linux_mut()
+        .as_mut()
+        .unwrap()
+        .set_rootfs_propagation(Some("private".into()));
+    let out = run(&bundle, &spec, &Opts::default(), "cat /proc/self/mountinfo");
+    let info = out.ok();
+    let optional = |point: &str| -> String {
+        let line = mount_line(info, point);
+        let left = line.split_once(" - ").unwrap().0;
+        left.split(' ').skip(6).collect::<Vec<_>>().join(" ")
+    };
+    assert!(optional("/mnt/shared").starts_with("shared:"), "{info}");
+    assert_eq!(optional("/mnt/unbindable"), "unbindable", "{info}");
+    assert_eq!(optional("/"), "", "root is private: {info}");
+}
+
+#[test]
+fn console_target_exists_with_terminal() {
+    let bundle = Bundle::busybox(&["sh"]);
+    let mut spec = bundle.spec().clone();
+    spec.process_mut()
+        .as_mut()
+        .unwrap()
+        .set_terminal(Some(true));
+    let out = run(&bundle, &spec, &Opts::default(), "stat -c %F /dev/console");
+    assert_eq!(out.ok().trim(), "regular empty file");
+}
+
+#[test]
+fn readonly_dev_is_applied_after_devices() {
+    let bundle = Bundle::busybox(&["sh"]);
+    let mut spec = bundle.spec().clone();
+    let mounts: Vec<Mount> = spec
+        .mounts()
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            if m.destination() == Path::new("/dev") {
+                mount(
+                    json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                             "options": ["nosuid", "mode=755", "ro"]}),
+                )
+            } else {
+                m
+            }
+        })
+        .collect();
+    spec.set_mounts(Some(mounts));
+    let out = run(
+        &bundle,
+        &spec,
+        &Opts::default(),
+        "cat /proc/self/mountinfo; echo ---; stat -c %t:%T /dev/null; touch /dev/berth-x; true",
+    );
+    let text = out.ok();
+    let (info, rest) = text.split_once("---\n").unwrap();
+    assert!(mount_opts(mount_line(info, "/dev")).contains(&"ro"));
+    assert!(rest.starts_with("1:3\n"), "{rest}");
+    assert!(rest.contains("Read-only file system"), "{rest}");
+}
+
+#[test]
+fn overlay_errors_carry_the_kernels_message() {
+    let bundle = Bundle::busybox(&["sh"]);
+    let mut spec = bundle.spec().clone();
+    // overlayfs explains the refusal in the file-system context's log.
+    add_mounts(
+        &mut spec,
+        vec![mount(
+            json!({"destination": "/ov", "type": "overlay", "source": "overlay",
+                          "options": ["berth_bogus=1"]}),
+        )],
+    );
+    let out = run(&bundle, &spec, &Opts::default(), "echo reached");
+    assert_eq!(out.code, Some(SETUP_FAILED), "{}", out.stdout);
+    assert_eq!(
+        out.setup_error(),
+        Some("mount overlay on /ov: invalid argument (overlay: Unknown parameter 'berth_bogus')")
+    );
+}
+
+#[test]
+fn mounts_below_proc_are_limited() {
+    let bundle = Bundle::busybox(&["sh"]);
+    fs::write(bundle.path().join("uptime"), "12345.67 1.00\n").unwrap();
+    let mut spec = bundle.spec().clone();
+    add_mounts(
+        &mut spec,
+        vec![mount(json!({"destination": "/proc/uptime", "type": "bind",
+                          "source": "uptime", "options": ["bind", "ro"]}))],
+    );
+    let out = run(&bundle, &spec, &Opts::default(), "cat /proc/uptime");
+    assert_eq!(out.ok(), "12345.67 1.00\n");
+
+    let mut spec = bundle.spec().clone();
+    add_mounts(
+        &mut spec,
+        vec![mount(
+            json!({"destination": "/proc/self/attr", "type": "tmpfs",
+                          "source": "tmpfs"}),
+        )],
+    );
+    let out = run(&bundle, &spec, &Opts::default(), "echo reached");
+    assert_eq!(out.code, Some(SETUP_FAILED), "{}", out.stdout);
+    assert_eq!(
+        out.setup_error(),
+        Some("mount on /proc/self/attr: only procfs may be mounted there")
+    );
+}
+
+/// A host directory made for one test, removed on drop.
+struct HostDir(PathBuf);
+
+impl Drop for HostDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// CVE-2021-30465: the rootfs swaps a directory and a symlink pointing out of the rootfs
+/// (atomically, with RENAME_EXCHANGE) while mounts are set up. Nothing may land outside.
+#[test]
+fn symlink_exchange_race_never_escapes() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    require_root();
+    let bundle = Bundle::busybox(&["sh"]);
+    let rootfs = bundle.rootfs();
+    let victim = HostDir(PathBuf::from("/tmp").join(unique("berth-test-victim")));
+    fs::create_dir(&victim.0).unwrap();
+    fs::create_dir(rootfs.join("race")).unwrap();
+    symlink(
+        format!("../../../../../../../../..{}", victim.0.display()),
+        rootfs.join("race-alt"),
+    )
+    .unwrap();
+    let mut spec = bundle.spec().clone();
+    let extra: Vec<Mount> = (0..8)
+        .map(|i| {
+            mount(
+                json!({"destination": format!("/race/sub{i}"), "type": "tmpfs",
+                         "source": "tmpfs", "options": ["size=1m"]}),
+            )
+        })
+        .collect();
+    add_mounts(&mut spec, extra);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        let dir = rootfs.clone();
+        std::thread::spawn(move || {
+            let d = rustix::fs::open(
+                &dir,
+                rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY,
+                rustix::fs::Mode::empty(),
+            )
+            .unwrap();
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                rustix::fs::renameat_with(
+                    &d,
+                    "race",
+                    &d,
+                    "race-alt",
+                    rustix::fs::RenameFlags::EXCHANGE,
+                )
+                .unwrap();
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let mut ok = 0;
+    for _ in 0..40 {
+        let out = run(&bundle, &spec, &Opts::default(), "echo done");
+        if out.code == Some(0) {
+            ok += 1;
+        }
+        let victim_str = victim.0.display().to_string();
+        assert!(!host_mountinfo().contains(&victim_str));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 0);
+    let leaked: Vec<_> = fs::read_dir(&victim.0).unwrap().collect();
+    assert!(
+        leaked.is_empty(),
+        "created outside the rootfs: {leaked:?} ({ok} runs ok)"
+    );
 }

@@ -6,7 +6,7 @@
 //! `mount_setattr`, so it is wrapped here with the raw system call.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use rustix::mount::{
@@ -120,9 +120,73 @@ pub enum FsParam {
     Value(String, String),
 }
 
+/// A failed `fsconfig`/`fsmount`, with the messages the file system logged on its context
+/// (`overlay: failed to resolve 'lowerdir': -2`). `io::Error::kind` is kept; the errno is
+/// in [`FsContextError::errno`] (reach it with `io::Error::get_ref` + `downcast_ref`).
+#[derive(Debug)]
+pub struct FsContextError {
+    /// The system call's error.
+    pub errno: io::Error,
+    /// Messages read from the file-system context (without the `e `/`w `/`i ` prefix).
+    pub log: Vec<String>,
+}
+
+impl std::fmt::Display for FsContextError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self.errno.raw_os_error() {
+            Some(code) => rustix::io::Errno::from_raw_os_error(code).to_string(),
+            None => self.errno.to_string(),
+        };
+        write!(f, "{text}")?;
+        if !self.log.is_empty() {
+            write!(f, " ({})", self.log.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FsContextError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.errno)
+    }
+}
+
+/// Reads the messages queued on a file-system context (each `read` returns one).
+fn context_log(fs: BorrowedFd<'_>) -> Vec<String> {
+    let mut log = Vec::new();
+    let mut buf = [0u8; 512];
+    // The kernel keeps at most 8 messages per context.
+    for _ in 0..8 {
+        match rustix::io::read(fs, &mut buf) {
+            Ok(n) if n > 0 => {
+                let msg = String::from_utf8_lossy(&buf[..n]);
+                let msg = msg.trim_end();
+                let msg = msg
+                    .strip_prefix("e ")
+                    .or_else(|| msg.strip_prefix("w "))
+                    .or_else(|| msg.strip_prefix("i "))
+                    .unwrap_or(msg);
+                log.push(msg.to_owned());
+            }
+            _ => break,
+        }
+    }
+    log
+}
+
+fn with_log(fs: BorrowedFd<'_>, errno: rustix::io::Errno) -> io::Error {
+    let errno = io::Error::from(errno);
+    let log = context_log(fs);
+    if log.is_empty() {
+        return errno;
+    }
+    io::Error::new(errno.kind(), FsContextError { errno, log })
+}
+
 /// Creates a detached mount of a new `fstype` file system: `fsopen`, one `fsconfig` per
 /// parameter (`source` first if given), `FSCONFIG_CMD_CREATE`, then `fsmount` with the
-/// `MOUNT_ATTR_*` bits in `attrs`. Attach the result with [`attach`].
+/// `MOUNT_ATTR_*` bits in `attrs`. Attach the result with [`attach`]. On failure the file
+/// system's own messages are attached (see [`FsContextError`]).
 pub fn new_mount(
     fstype: &str,
     source: Option<&str>,
@@ -130,18 +194,20 @@ pub fn new_mount(
     attrs: u64,
 ) -> io::Result<OwnedFd> {
     let fs = rm::fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC)?;
+    let fail = |e| with_log(fs.as_fd(), e);
     if let Some(src) = source {
-        rm::fsconfig_set_string(&fs, "source", src)?;
+        rm::fsconfig_set_string(&fs, "source", src).map_err(fail)?;
     }
     for p in params {
         match p {
-            FsParam::Flag(k) => rm::fsconfig_set_flag(&fs, k.as_str())?,
-            FsParam::Value(k, v) => rm::fsconfig_set_string(&fs, k.as_str(), v.as_str())?,
+            FsParam::Flag(k) => rm::fsconfig_set_flag(&fs, k.as_str()),
+            FsParam::Value(k, v) => rm::fsconfig_set_string(&fs, k.as_str(), v.as_str()),
         }
+        .map_err(fail)?;
     }
-    rm::fsconfig_create(&fs)?;
+    rm::fsconfig_create(&fs).map_err(fail)?;
     let flags = MountAttrFlags::from_bits_retain(attrs as u32);
-    Ok(rm::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, flags)?)
+    rm::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, flags).map_err(fail)
 }
 
 /// `open_tree(dir, path, OPEN_TREE_CLONE [| AT_RECURSIVE])`: a detached copy of the mount at

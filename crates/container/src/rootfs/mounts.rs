@@ -81,8 +81,38 @@ impl<'m> Entry<'m> {
     }
 }
 
+/// Files below `/proc` that may be covered by another mount (lxcfs-style emulation), as in
+/// runc. Anything else below `/proc` could hide the kernel's view from LSMs or the masking
+/// (`/proc/self/attr`, `/proc/sys/...`), so only procfs itself may be mounted there.
+const PROC_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// Refuses mounts over `/proc` subpaths that are not procfs and not in [`PROC_ALLOWED`].
+fn check_proc_destination(entry: &Entry) -> Result<(), Error> {
+    let dst = &entry.dst;
+    // `/proc` itself is checked later: masking refuses anything but procfs there.
+    if !dst.starts_with("/proc") || dst == Path::new("/proc") || entry.fstype == "proc" {
+        return Ok(());
+    }
+    if PROC_ALLOWED.iter().any(|p| dst == Path::new(p)) {
+        return Ok(());
+    }
+    Err(Error::ProcDestination { dst: dst.clone() })
+}
+
 /// Performs one mount entry.
 pub fn mount_entry(ctx: &RootfsContext, root: &Root, entry: &Entry) -> Result<(), Error> {
+    check_proc_destination(entry)?;
     if entry.is_bind() {
         return bind(ctx, root, entry);
     }
