@@ -39,6 +39,11 @@ impl Store {
             None => Vec::new(),
         };
         let _lock = self.lock()?;
+        let res = self.import_locked(tarball, &names);
+        self.undo_on_error(res)
+    }
+
+    fn import_locked(&self, tarball: &Path, names: &[String]) -> Result<ImageId, Error> {
         let mut file = std::io::BufReader::new(fsutil::open(tarball)?);
         let head = std::io::BufRead::fill_buf(&mut file).map_err(|source| Error::Read {
             path: tarball.to_owned(),
@@ -69,7 +74,7 @@ impl Store {
             Registration {
                 manifest,
                 index: None,
-                names: &names,
+                names,
                 repo_digests: Vec::new(),
             },
             &NoProgress,

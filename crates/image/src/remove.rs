@@ -72,7 +72,7 @@ impl Store {
     }
 
     /// Removes blobs and layers that no image record references. Writer lock held.
-    fn collect_garbage(&self) -> Result<u64, Error> {
+    pub(crate) fn collect_garbage(&self) -> Result<u64, Error> {
         let mut blobs = HashSet::new();
         let mut layers = HashSet::new();
         for rec in self.records()? {
@@ -89,6 +89,16 @@ impl Store {
         let mut freed = self.sweep(&self.blobs_dir(), &blobs)?;
         freed += self.sweep(&self.layers_dir(), &layers)?;
         Ok(freed)
+    }
+
+    /// After a failed writer operation: drop the blobs and layers it stored (nothing
+    /// references them), so a refused image leaves nothing behind. Writer lock held.
+    pub(crate) fn undo_on_error<T>(&self, res: Result<T, Error>) -> Result<T, Error> {
+        if res.is_err() {
+            let _ = self.clean_tmp();
+            let _ = self.collect_garbage();
+        }
+        res
     }
 
     fn sweep(&self, dir: &std::path::Path, live: &HashSet<String>) -> Result<u64, Error> {

@@ -75,7 +75,10 @@ fn whiteouts_and_opaque_dirs_become_overlay_form() {
     }
     assert!(!t.join("a/.wh.x").exists());
     assert!(!t.join("b/.wh..wh..opq").exists());
-    assert_eq!(xattr(&t.join("b"), "trusted.overlay.opaque").as_deref(), Some(&b"y"[..]));
+    assert_eq!(
+        xattr(&t.join("b"), "trusted.overlay.opaque").as_deref(),
+        Some(&b"y"[..])
+    );
 
     // The stack of lower dirs shows what the image means.
     let mnt = Overlay::mount(&dirs, &tmp.path().join("mnt"));
@@ -99,10 +102,16 @@ fn shared_base_layer_is_unpacked_once() {
     let da = store.layer_dirs(&a).unwrap();
     let db = store.layer_dirs(&b).unwrap();
     assert_eq!(da[1], db[1]);
-    let ia = std::fs::metadata(da[1].join("etc/os-release")).unwrap().ino();
-    let ib = std::fs::metadata(db[1].join("etc/os-release")).unwrap().ino();
+    let ia = std::fs::metadata(da[1].join("etc/os-release"))
+        .unwrap()
+        .ino();
+    let ib = std::fs::metadata(db[1].join("etc/os-release"))
+        .unwrap()
+        .ino();
     assert_eq!(ia, ib, "same inode: one directory on disk");
-    let layers = std::fs::read_dir(store.root().join("layers")).unwrap().count();
+    let layers = std::fs::read_dir(store.root().join("layers"))
+        .unwrap()
+        .count();
     assert_eq!(layers, 3);
 }
 
@@ -158,13 +167,20 @@ fn metadata_links_and_setid_stripping() {
         std::fs::read_link(d.join("bin/sh")).unwrap(),
         PathBuf::from("/bin/busybox")
     );
-    assert_eq!(std::fs::read_link(d.join("lib")).unwrap(), PathBuf::from("usr/lib"));
+    assert_eq!(
+        std::fs::read_link(d.join("lib")).unwrap(),
+        PathBuf::from("usr/lib")
+    );
     assert!(std::fs::symlink_metadata(d.join("run.fifo"))
         .unwrap()
         .file_type()
         .is_fifo());
     assert_eq!(
-        std::fs::metadata(d.join("ro")).unwrap().permissions().mode() & 0o7777,
+        std::fs::metadata(d.join("ro"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
         0o400
     );
 }
@@ -181,7 +197,10 @@ fn setid_bits_kept_only_when_asked() {
     let l = Layer::new().file_mode("su", 0o4755, b"su");
     let id = load(&store, &image(&[&l]), None).unwrap();
     let d = &store.layer_dirs(&id).unwrap()[0];
-    let mode = std::fs::metadata(d.join("su")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(d.join("su"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o4755);
 }
 

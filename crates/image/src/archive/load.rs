@@ -46,6 +46,11 @@ impl Store {
     /// tar, or directory). Returns their ids in archive order.
     pub fn load(&self, archive: &Path) -> Result<Vec<ImageId>, Error> {
         let _lock = self.lock()?;
+        let res = self.load_locked(archive);
+        self.undo_on_error(res)
+    }
+
+    fn load_locked(&self, archive: &Path) -> Result<Vec<ImageId>, Error> {
         let extracted;
         let dir = if archive.is_dir() {
             archive.to_owned()

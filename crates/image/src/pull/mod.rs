@@ -182,6 +182,18 @@ impl Store {
                 path: self.lock_path(),
                 source: std::io::Error::other(e),
             })??;
+        let res = self.pull_locked(client, auth, r, opts, progress).await;
+        self.undo_on_error(res)
+    }
+
+    async fn pull_locked(
+        &self,
+        client: Client,
+        auth: RegistryAuth,
+        r: Reference,
+        opts: &PullOptions,
+        progress: &dyn Progress,
+    ) -> Result<ImageId, Error> {
         let puller = Puller {
             client,
             auth,

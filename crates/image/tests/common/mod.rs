@@ -17,10 +17,8 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!(
-            "berth-test-image-{}-{n}-{tag}",
-            std::process::id()
-        ));
+        let p =
+            std::env::temp_dir().join(format!("berth-test-image-{}-{n}-{tag}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
@@ -51,7 +49,14 @@ impl Layer {
         Layer::default()
     }
 
-    fn raw(mut self, name: &str, kind: tar::EntryType, mode: u32, link: &str, data: &[u8]) -> Layer {
+    fn raw(
+        mut self,
+        name: &str,
+        kind: tar::EntryType,
+        mode: u32,
+        link: &str,
+        data: &[u8],
+    ) -> Layer {
         let mut h = tar::Header::new_gnu();
         {
             let g = h.as_gnu_mut().unwrap();

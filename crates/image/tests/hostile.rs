@@ -1,0 +1,244 @@
+//! Hostile images: every case is refused with a clear error and leaves nothing stored.
+
+mod common;
+
+use std::path::Path;
+
+use berth_image::{Error, Store, UnpackOptions};
+use common::*;
+
+fn find_name(root: &Path, name: &str) -> bool {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        e.file_name() == name
+            || (e.file_type().is_ok_and(|t| t.is_dir()) && find_name(&e.path(), name))
+    })
+}
+
+/// Loads a one-layer image made of `layer` and returns the error, checking that the store
+/// holds nothing afterwards and that `marker` was written nowhere under the test dir.
+fn refused(tmp: &TempDir, store: &Store, layer: Layer, marker: &str) -> Error {
+    let err = load(store, &image(&[&layer]), Some("evil:1")).expect_err("hostile layer accepted");
+    assert_eq!(
+        contents(store),
+        Vec::<String>::new(),
+        "store not empty after {err}"
+    );
+    assert!(store.list().unwrap().is_empty());
+    assert!(store.resolve("evil:1").is_err());
+    assert!(!find_name(tmp.path(), marker), "{marker} written somewhere");
+    err
+}
+
+#[test]
+fn dotdot_entry_is_refused() {
+    let (tmp, store) = store();
+    let err = refused(
+        &tmp,
+        &store,
+        Layer::new().file("a/../../pwned-dotdot", b"x"),
+        "pwned-dotdot",
+    );
+    assert!(
+        matches!(&err, Error::EntryPath { entry, .. } if entry.contains("pwned-dotdot")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("'..'"), "{err}");
+}
+
+#[test]
+fn absolute_entry_is_refused() {
+    let (tmp, store) = store();
+    let target = tmp.path().join("pwned-abs");
+    let err = refused(
+        &tmp,
+        &store,
+        Layer::new().file(target.to_str().unwrap(), b"x"),
+        "pwned-abs",
+    );
+    assert!(
+        matches!(
+            err,
+            Error::EntryPath {
+                reason: "absolute path",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn symlink_climbing_out_is_refused() {
+    let (tmp, store) = store();
+    let err = refused(
+        &tmp,
+        &store,
+        Layer::new().dir("a/").symlink("a/up", "../../etc"),
+        "up",
+    );
+    assert!(
+        matches!(&err, Error::EntryEscapes { kind: "symlink", target, .. } if target == "../../etc"),
+        "{err}"
+    );
+}
+
+#[test]
+fn write_through_absolute_symlink_is_refused() {
+    let (tmp, store) = store();
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let layer = Layer::new()
+        .symlink("l", outside.to_str().unwrap())
+        .file("l/pwned-through", b"x");
+    let err = refused(&tmp, &store, layer, "pwned-through");
+    assert!(
+        matches!(&err, Error::ThroughLink { entry, .. } if entry == "l/pwned-through"),
+        "{err}"
+    );
+}
+
+#[test]
+fn write_through_relative_symlink_chain_is_refused() {
+    let (tmp, store) = store();
+    let layer = Layer::new()
+        .dir("d/")
+        .symlink("s1", "d")
+        .symlink("d/s2", "../s1")
+        .file("d/s2/pwned-chain", b"x");
+    let err = refused(&tmp, &store, layer, "pwned-chain");
+    assert!(matches!(err, Error::ThroughLink { .. }), "{err}");
+}
+
+#[test]
+fn hard_links_outside_are_refused() {
+    for (target, want_escape) in [
+        ("../../../etc/passwd", true),
+        ("/etc/passwd", true),
+        ("s/passwd", false),
+    ] {
+        let (tmp, store) = store();
+        let layer = Layer::new()
+            .symlink("s", "/etc")
+            .hardlink("h-pwned", target);
+        let err = refused(&tmp, &store, layer, "h-pwned");
+        if want_escape {
+            assert!(
+                matches!(
+                    err,
+                    Error::EntryEscapes {
+                        kind: "hard link",
+                        ..
+                    }
+                ),
+                "{target}: {err}"
+            );
+        } else {
+            assert!(matches!(err, Error::ThroughLink { .. }), "{target}: {err}");
+        }
+    }
+}
+
+#[test]
+fn hard_link_to_missing_target_is_refused() {
+    let (tmp, store) = store();
+    let err = refused(&tmp, &store, Layer::new().hardlink("h", "nope"), "h");
+    assert!(
+        matches!(
+            err,
+            Error::EntryIo {
+                step: "find hard link target",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn device_nodes_are_refused() {
+    let (tmp, store) = store();
+    let err = refused(
+        &tmp,
+        &store,
+        Layer::new().dir("dev/").chardev("dev/kmem-pwned"),
+        "kmem-pwned",
+    );
+    assert!(
+        matches!(&err, Error::DeviceNode { entry } if entry == "dev/kmem-pwned"),
+        "{err}"
+    );
+}
+
+fn limited(tmp: &TempDir, max_bytes: u64, max_entries: u64) -> Store {
+    Store::open(&tmp.path().join("image"))
+        .unwrap()
+        .with_unpack_options(UnpackOptions {
+            max_bytes,
+            max_entries,
+            keep_setid: false,
+        })
+}
+
+#[test]
+fn tar_bomb_size_is_capped() {
+    let tmp = TempDir::new("bomb-size");
+    let store = limited(&tmp, 64 * 1024, 1000);
+    // 1 MiB of zeros gzips to ~1 KiB.
+    let layer = Layer::new()
+        .file("ok", b"small")
+        .file("bomb", &vec![0u8; 1 << 20]);
+    let err = refused(&tmp, &store, layer, "bomb");
+    assert!(
+        matches!(&err, Error::TooLarge { limit: 65536, entry } if entry == "bomb"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tar_bomb_entry_count_is_capped() {
+    let tmp = TempDir::new("bomb-count");
+    let store = limited(&tmp, 1 << 30, 50);
+    let mut layer = Layer::new();
+    for i in 0..100 {
+        layer = layer.file(&format!("f{i}"), b"");
+    }
+    let err = refused(&tmp, &store, layer, "f99");
+    assert!(matches!(err, Error::TooManyEntries { limit: 50 }), "{err}");
+}
+
+#[test]
+fn blob_digest_mismatch_is_refused() {
+    let (_tmp, store) = store();
+    let layer = Layer::new().file("a", b"a");
+    let img = image(&[&layer]);
+    let dir = TempDir::new("bad-blob");
+    write_layout(dir.path(), &[(&img, Some("evil:1"))]);
+    let blob = &img.layers[0].0;
+    let path = dir.path().join("blobs/sha256").join(&sha(blob)[7..]);
+    let mut tampered = gzip(&Layer::new().file("a", b"B").tar());
+    tampered.resize(blob.len(), 0);
+    std::fs::write(&path, &tampered).unwrap();
+    let err = store.load(dir.path()).expect_err("tampered blob accepted");
+    assert!(
+        matches!(&err, Error::DigestMismatch { expected, .. } if *expected == sha(blob)),
+        "{err}"
+    );
+    assert_eq!(contents(&store), Vec::<String>::new());
+}
+
+#[test]
+fn diff_id_mismatch_is_refused() {
+    let (_tmp, store) = store();
+    let real = Layer::new().file("a", b"a");
+    let claimed = Layer::new().file("a", b"b");
+    let img = image_with(&[(gzip(&real.tar()), claimed.tar())], "amd64", &["sh"]);
+    let err = load(&store, &img, Some("evil:1")).expect_err("wrong diff-id accepted");
+    assert!(
+        matches!(&err, Error::DiffIdMismatch { expected, actual, .. } if *expected == sha(&claimed.tar()) && *actual == sha(&real.tar())),
+        "{err}"
+    );
+    assert_eq!(contents(&store), Vec::<String>::new());
+}
