@@ -38,7 +38,7 @@ impl Drop for Overlay {
 }
 
 fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; 64];
+    let mut buf = [0u8; 64];
     rustix::fs::lgetxattr(path, name, &mut buf[..])
         .ok()
         .map(|n| buf[..n].to_vec())
