@@ -12,7 +12,7 @@ use crate::lower::Lower;
 use crate::mount::{self, Overlay};
 use crate::provision::{self, mkdir};
 use crate::record::{self, ContainerRecord, Disk, StoreRecord};
-use crate::{btrfs, du, id, loopimage, mountinfo, projquota, teardown};
+use crate::{btrfs, du, id, loopimage, mountpoint, projquota, teardown};
 
 /// The paths of a container's root file system.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,15 +146,12 @@ impl StorageDriver {
         let rec = self.load(id)?;
         let _lock = self.lock()?;
         let merged = self.layout.merged(id);
-        let table = mountinfo::read()?;
-        if mountinfo::find(&table, &merged).is_some() {
+        if mountpoint::is_mount_root(&merged)? {
             return Ok(merged);
         }
         let fs_dir = self.layout.fs(id);
         let mounted_fs = match (rec.disk, rec.quota) {
-            (Disk::LoopImage { .. }, Some(quota)) => {
-                loopimage::mount(&self.layout, id, quota, &table)?
-            }
+            (Disk::LoopImage { .. }, Some(quota)) => loopimage::mount(&self.layout, id, quota)?,
             _ => false,
         };
         let lowers = match &rec.lower {

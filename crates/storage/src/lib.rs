@@ -21,6 +21,7 @@ mod loopimage;
 mod lower;
 mod mount;
 mod mountinfo;
+mod mountpoint;
 mod projquota;
 mod provision;
 mod record;

@@ -10,7 +10,7 @@ use crate::ext4::{self, Space};
 use crate::layout::Layout;
 use crate::loopdev::LoopDevice;
 use crate::mount;
-use crate::mountinfo::{self, MountEntry};
+use crate::mountpoint;
 use crate::provision::mkdir;
 use crate::record::Disk;
 
@@ -58,10 +58,10 @@ pub fn create(
 
 /// Attach and mount container `id`'s image on `fs/` unless it is mounted already, and
 /// (re)apply its quota. Returns whether this call mounted it.
-pub fn mount(layout: &Layout, id: &str, quota: u64, table: &[MountEntry]) -> Result<bool, Error> {
+pub fn mount(layout: &Layout, id: &str, quota: u64) -> Result<bool, Error> {
     let fs_dir = layout.fs(id);
-    if let Some(entry) = mountinfo::find(table, &fs_dir) {
-        limit(&fs_dir, Path::new(&entry.source), quota)?;
+    if mountpoint::is_mount_root(&fs_dir)? {
+        limit(&fs_dir, &mountpoint::device_of(&fs_dir)?, quota)?;
         return Ok(false);
     }
     // Auto-clearing: once the mount holds the device, dropping our handle is fine, and if
@@ -84,7 +84,7 @@ fn limit(fs_dir: &Path, device: &Path, quota: u64) -> Result<(), Error> {
 /// Space of container `id`'s file system, mounted or not.
 pub fn space(layout: &Layout, id: &str) -> Result<Space, Error> {
     let fs_dir = layout.fs(id);
-    if mountinfo::find(&mountinfo::read()?, &fs_dir).is_some() {
+    if mountpoint::is_mount_root(&fs_dir)? {
         ext4::statfs(&fs_dir)
     } else {
         ext4::statfs_offline(&layout.image(id))
@@ -96,8 +96,10 @@ pub fn space(layout: &Layout, id: &str) -> Result<Space, Error> {
 pub fn resize(layout: &Layout, id: &str, size: u64, quota: u64) -> Result<u64, Error> {
     let fs_dir = layout.fs(id);
     let image = layout.image(id);
-    let table = mountinfo::read()?;
-    let device = mountinfo::find(&table, &fs_dir).map(|e| Path::new(&e.source).to_owned());
+    let device = match mountpoint::is_mount_root(&fs_dir)? {
+        true => Some(mountpoint::device_of(&fs_dir)?),
+        false => None,
+    };
     let space = match &device {
         Some(_) => ext4::statfs(&fs_dir)?,
         None => ext4::statfs_offline(&image)?,

@@ -1,4 +1,5 @@
-//! Reading `/proc/self/mountinfo`: which of our paths are mount points.
+//! Reading `/proc/self/mountinfo`: every mount below a directory (teardown and repair;
+//! the start path asks `mountpoint` about single paths instead).
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -28,11 +29,6 @@ pub fn under(table: &[MountEntry], dir: &Path) -> Vec<PathBuf> {
         .collect();
     found.reverse();
     found
-}
-
-/// Whether `path` is a mount point, and the topmost entry for it.
-pub fn find<'a>(table: &'a [MountEntry], path: &Path) -> Option<&'a MountEntry> {
-    table.iter().rev().find(|m| m.mount_point == path)
 }
 
 fn parse(text: &[u8]) -> Vec<MountEntry> {
@@ -91,7 +87,6 @@ mod tests {
         assert_eq!(table[1].fstype, "overlay");
         assert_eq!(table[1].source, "berth-x");
         assert_eq!(under(&table, Path::new("/tmp/a b")).len(), 1);
-        assert!(find(&table, Path::new("/")).is_some());
     }
 
     #[test]
