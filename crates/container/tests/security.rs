@@ -268,20 +268,24 @@ fn no_capabilities_object_drops_everything() {
 }
 
 #[test]
-fn ambient_capability_outside_inheritable_is_an_error_naming_it() {
+fn ambient_capability_outside_inheritable_is_skipped_like_runc() {
     require_root();
+    // runc's own default spec asks for ambient capabilities without inheritable ones and
+    // only warns: the container starts, without those ambient capabilities.
     let caps = caps_json(
-        &["CAP_KILL"],
-        &["CAP_KILL"],
-        &["CAP_KILL"],
-        &[],
-        &["CAP_KILL"],
+        &["CAP_KILL", "CAP_CHOWN"],
+        &["CAP_KILL", "CAP_CHOWN"],
+        &["CAP_KILL", "CAP_CHOWN"],
+        &["CAP_CHOWN"],
+        &["CAP_KILL", "CAP_CHOWN"],
     );
-    let e = run_with(&["/bin/true"], move || {
-        security::drop_bounding_and_set_caps(&caps).map_err(err)
-    })
-    .unwrap_err();
-    assert!(e.contains("CAP_KILL") && e.contains("ambient"), "{e}");
+    assert_eq!(
+        capabilities::skipped_ambient(&caps),
+        vec![capabilities::parse("CAP_KILL").unwrap()]
+    );
+    let status = cat_status(move || security::drop_bounding_and_set_caps(&caps).map_err(err));
+    assert_eq!(status_mask(&status, "CapAmb"), cap_mask(&["CAP_CHOWN"]));
+    assert_eq!(status_mask(&status, "CapInh"), cap_mask(&["CAP_CHOWN"]));
 }
 
 #[test]
@@ -842,4 +846,84 @@ fn finalize_with_no_new_privs_leaves_seccomp_for_last() {
         stderr(&out)
     );
     assert!(!dir.join("x").exists());
+}
+
+#[test]
+fn seccomp_syscalls_newer_than_the_profile_get_enosys() {
+    require_root();
+    // Default EPERM; the newest syscall named is exit_group (231 on x86-64). pidfd_open
+    // (434) is newer: ENOSYS, so callers fall back. getcwd (79) is older: EPERM.
+    let profile: LinuxSeccomp = json(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+            "syscalls":[{"names":["write","close","execve","exit_group"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    );
+    let mut compiled = Some(compile_seccomp(&profile).unwrap());
+    let e = run_with(&["/bin/true"], move || {
+        let pid = rustix::process::getpid();
+        set_no_new_privs().map_err(err)?;
+        load_seccomp(compiled.take().ok_or("twice")?).map_err(err)?;
+        let new = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty());
+        let old = rustix::process::getcwd(Vec::new());
+        Err(format!("pidfd_open={:?} getcwd={:?}", new.err(), old.err()))
+    })
+    .unwrap_err();
+    assert_eq!(
+        e,
+        format!(
+            "pidfd_open={:?} getcwd={:?}",
+            Some(rustix::io::Errno::NOSYS),
+            Some(rustix::io::Errno::PERM)
+        )
+    );
+}
+
+#[test]
+fn seccomp_allowing_by_default_keeps_eperm_for_listed_and_passes_new_syscalls() {
+    require_root();
+    // With an allowing default there is no stub: pidfd_open works.
+    let profile: LinuxSeccomp = json(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getcwd"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    );
+    let mut compiled = Some(compile_seccomp(&profile).unwrap());
+    let e = run_with(&["/bin/true"], move || {
+        let pid = rustix::process::getpid();
+        set_no_new_privs().map_err(err)?;
+        load_seccomp(compiled.take().ok_or("twice")?).map_err(err)?;
+        let new = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty());
+        let old = rustix::process::getcwd(Vec::new());
+        Err(format!("pidfd_open={:?} getcwd={:?}", new.err(), old.err()))
+    })
+    .unwrap_err();
+    assert_eq!(
+        e,
+        format!("pidfd_open=None getcwd={:?}", Some(rustix::io::Errno::PERM))
+    );
+}
+
+#[test]
+fn seccomp_profile_denying_execve_is_refused_at_compile_time() {
+    let e = compile_seccomp(&json(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execve"],"action":"SCMP_ACT_KILL"}]}"#,
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("execve") && e.contains("KILL_THREAD"), "{e}");
+    let e = compile_seccomp(&json(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":13,"syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("execve") && e.contains("SCMP_ACT_ERRNO("), "{e}");
+    // Allowed, logged or handed to an agent: fine.
+    for action in ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"] {
+        let p: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": ["execve"], "action": action}]
+        }))
+        .unwrap();
+        let c = compile_seccomp(&p).unwrap();
+        let v = c.verdict("execve", [0; 6]).unwrap();
+        assert_ne!(v & 0xffff_0000, 0x0005_0000, "{action}");
+        assert_eq!(c.verdict("read", [0; 6]).unwrap(), 0x0005_0001, "{action}");
+    }
 }

@@ -4,7 +4,9 @@
 //! drops everything). The bounding set is reduced to the configured one by dropping every
 //! other capability the running kernel knows, including ones newer than oci-spec's table.
 //! Configured capabilities the kernel does not know are skipped, as runc does; the caller
-//! can list them for a warning with `unknown_to_kernel`.
+//! can list them for a warning with `unknown_to_kernel`. Likewise ambient capabilities
+//! that are not both permitted and inheritable are skipped (runc warns; its default spec
+//! asks for such), listed by `skipped_ambient`.
 
 use std::str::FromStr;
 
@@ -34,7 +36,7 @@ pub enum Error {
     },
     #[error("clear the ambient set: {0}")]
     AmbientClear(std::io::Error),
-    #[error("raise {name} in the ambient set (it must be permitted and inheritable): {source}")]
+    #[error("raise {name} in the ambient set: {source}")]
     AmbientRaise {
         name: String,
         source: std::io::Error,
@@ -79,6 +81,23 @@ pub fn unknown_to_kernel(c: &LinuxCapabilities) -> Vec<Capability> {
     .collect();
     out.sort_by_key(|c| c.to_string());
     out.dedup();
+    out
+}
+
+/// The ambient capabilities in `c` that are skipped because they are not both permitted
+/// and inheritable (runc warns about these; the caller can too).
+pub fn skipped_ambient(c: &LinuxCapabilities) -> Vec<Capability> {
+    let held = |set: &Option<Capabilities>, cap: &Capability| {
+        set.as_ref().is_some_and(|s| s.contains(cap))
+    };
+    let mut out: Vec<Capability> = c
+        .ambient()
+        .iter()
+        .flatten()
+        .filter(|cap| !(held(c.permitted(), cap) && held(c.inheritable(), cap)))
+        .copied()
+        .collect();
+    out.sort_by_key(|c| c.to_string());
     out
 }
 
@@ -169,8 +188,12 @@ pub fn drop_bounding_and_set_caps(c: &LinuxCapabilities) -> Result<(), Error> {
     })?;
 
     sys::ambient_clear_all().map_err(Error::AmbientClear)?;
+    // Only a capability that is both permitted and inheritable can be ambient. runc only
+    // warns when a config asks for more (its own default spec does: ambient without
+    // inheritable), so those are skipped rather than failing the container.
     for n in 0..=last {
-        if m.ambient & (1 << n) != 0 {
+        let raisable = m.permitted & m.inheritable & (1 << n) != 0;
+        if m.ambient & (1 << n) != 0 && raisable {
             sys::ambient_raise(n).map_err(|source| Error::AmbientRaise {
                 name: cap_name(n),
                 source,

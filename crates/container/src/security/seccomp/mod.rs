@@ -12,8 +12,13 @@
 //! libseccomp does not know are skipped (a profile lists syscalls of many kernels and
 //! architectures); several conditions on the *same* argument become separate rules (OR),
 //! otherwise a rule's conditions are ANDed; NOTIFY is refused as the default action and on
-//! `write` (the child must still write to report the listener to its parent).
+//! `write` (the child must still write to report the listener to its parent). With a
+//! denying default action, syscalls newer than any the profile names return ENOSYS (the
+//! stub in `bpf`, as runc's patchbpf). A profile that would deny `execve` itself, so
+//! that the container could never start, is refused when compiled.
 
+pub mod bpf;
+mod enosys;
 mod names;
 mod notify;
 
@@ -61,6 +66,10 @@ pub enum Error {
         action: LinuxSeccompAction,
         source: libseccomp::error::SeccompError,
     },
+    #[error(
+        "seccomp: the profile answers execve with {action}: the container process could never start"
+    )]
+    DeniesExecve { action: String },
     #[error("seccomp: create memfd for the BPF program: {0}")]
     Memfd(std::io::Error),
     #[error("seccomp: export BPF program: {0}")]
@@ -110,6 +119,35 @@ impl CompiledSeccomp {
     /// The BPF program.
     pub fn program(&self) -> &[SockFilter] {
         &self.program
+    }
+
+    /// What the filter returns (`SECCOMP_RET_*`) for `syscall` with `args` on the native
+    /// architecture; `None` for a syscall libseccomp does not know.
+    pub fn verdict(&self, syscall: &str, args: [u64; 6]) -> Option<u32> {
+        let nr = ScmpSyscall::from_name(syscall).ok()?.as_raw_syscall();
+        let arch = enosys::native_arch().and_then(enosys::audit_arch)?;
+        let data = bpf::SeccompData {
+            nr,
+            arch,
+            instruction_pointer: 0,
+            args,
+        };
+        bpf::evaluate(&self.program, &data)
+    }
+
+    /// Refuse a filter that kills, traps or fails `execve` (checked with zero arguments).
+    fn check_execve(&self) -> Result<(), Error> {
+        let Some(v) = self.verdict("execve", [0; 6]) else {
+            return Ok(());
+        };
+        let action = match v & bpf::RET_ACTION_FULL {
+            0x8000_0000 => "SCMP_ACT_KILL_PROCESS".to_string(),
+            0x0000_0000 => "SCMP_ACT_KILL_THREAD".to_string(),
+            0x0003_0000 => "SCMP_ACT_TRAP".to_string(),
+            0x0005_0000 => format!("SCMP_ACT_ERRNO({})", v & 0xffff),
+            _ => return Ok(()),
+        };
+        Err(Error::DeniesExecve { action })
     }
 }
 
@@ -217,7 +255,7 @@ pub fn compile_seccomp(s: &LinuxSeccomp) -> Result<CompiledSeccomp, Error> {
     for (i, rule) in syscalls.iter().enumerate() {
         add_syscall_rules(&mut ctx, rule, i, default)?;
     }
-    let program = export(&ctx)?;
+    let program = enosys::patch(s, default, export(&ctx)?);
 
     let mut flags = s
         .flags()
@@ -235,11 +273,13 @@ pub fn compile_seccomp(s: &LinuxSeccomp) -> Result<CompiledSeccomp, Error> {
         // Meaningless without a listener, and the kernel rejects it there.
         flags &= !(seccomp_flag::WAIT_KILLABLE_RECV);
     }
-    Ok(CompiledSeccomp {
+    let compiled = CompiledSeccomp {
         program,
         flags,
         notify,
-    })
+    };
+    compiled.check_execve()?;
+    Ok(compiled)
 }
 
 /// Load the compiled filter into the calling thread (and, with TSYNC, its process).
