@@ -33,7 +33,16 @@ fn iperf(server_ns: &Netns, client: &Netns, to: IpAddr, port: u16) -> f64 {
     );
     for _ in 0..50 {
         let out = Command::new("ip")
-            .args(["netns", "exec", &client.name, "iperf3", "-J", "-t", "3", "-p"])
+            .args([
+                "netns",
+                "exec",
+                &client.name,
+                "iperf3",
+                "-J",
+                "-t",
+                "3",
+                "-p",
+            ])
             .arg(port.to_string())
             .args(["-c", &to.to_string()])
             .output()
@@ -78,7 +87,10 @@ fn serial_bandwidth_caps_hold_and_uncapped_matches_bare_veth() {
     // The same run between two bare namespaces joined by a veth pair.
     let (x, y) = (fx.netns(), fx.netns());
     let (vx, vy) = (format!("bthb-{}x", fx.id), format!("bthb-{}y", fx.id));
-    sh(&format!("ip link add {vx} netns {} type veth peer name {vy} netns {}", x.name, y.name));
+    sh(&format!(
+        "ip link add {vx} netns {} type veth peer name {vy} netns {}",
+        x.name, y.name
+    ));
     x.exec(&format!("ip addr add 10.213.254.1/30 dev {vx}"));
     y.exec(&format!("ip addr add 10.213.254.2/30 dev {vy}"));
     x.exec(&format!("ip link set {vx} up"));
@@ -96,8 +108,17 @@ fn serial_bandwidth_caps_hold_and_uncapped_matches_bare_veth() {
     println!(
         "egress cap {CAP} bit/s: {egress:.0}; ingress cap: {ingress:.0}; uncapped via bridge: {uncapped:.0}; bare veth: {bare:.0}"
     );
-    assert!(within(egress, CAP as f64, 0.10), "egress {egress} vs cap {CAP}");
-    assert!(within(ingress, CAP as f64, 0.10), "ingress {ingress} vs cap {CAP}");
-    assert!(within(uncapped, bare, 0.10), "uncapped {uncapped} vs bare veth {bare}");
+    assert!(
+        within(egress, CAP as f64, 0.10),
+        "egress {egress} vs cap {CAP}"
+    );
+    assert!(
+        within(ingress, CAP as f64, 0.10),
+        "ingress {ingress} vs cap {CAP}"
+    );
+    assert!(
+        within(uncapped, bare, 0.10),
+        "uncapped {uncapped} vs bare veth {bare}"
+    );
     fx.finish();
 }

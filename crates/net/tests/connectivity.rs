@@ -22,12 +22,24 @@ fn same_network_tcp_and_udp_over_ipv4_and_ipv6() {
     let inside = a.exec("ip -o addr show dev eth0");
     assert!(inside.contains(&ea.ipv4.unwrap().to_string()), "{inside}");
     assert!(inside.contains(&ea.ipv6.unwrap().to_string()), "{inside}");
-    assert!(a.exec("ip -o link show dev eth0").contains(&ea.mac.to_string()));
-    assert!(a.exec("ip route").contains(&format!("default via {}", net.gateway_v4.unwrap())));
+    assert!(a
+        .exec("ip -o link show dev eth0")
+        .contains(&ea.mac.to_string()));
+    assert!(a
+        .exec("ip route")
+        .contains(&format!("default via {}", net.gateway_v4.unwrap())));
     assert!(a.exec("ip -o link show dev lo").contains("UP"));
 
-    let _e4 = Echo::start(Some(&b.path), IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 7001);
-    let _e6 = Echo::start(Some(&b.path), IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 7002);
+    let _e4 = Echo::start(
+        Some(&b.path),
+        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        7001,
+    );
+    let _e6 = Echo::start(
+        Some(&b.path),
+        IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        7002,
+    );
     assert!(tcp_ok(Some(&a.path), SocketAddr::new(b4, 7001)), "tcp v4");
     assert!(udp_ok(Some(&a.path), SocketAddr::new(b4, 7001)), "udp v4");
     assert!(tcp_ok(Some(&a.path), SocketAddr::new(b6, 7002)), "tcp v6");
@@ -54,9 +66,18 @@ fn different_networks_cannot_talk() {
     assert!(tcp_ok(Some(&c.path), SocketAddr::new(b4, 7003)));
     assert!(tcp_ok(Some(&c.path), SocketAddr::new(b6, 7004)));
     // Not from the other network, neither address family nor protocol.
-    assert!(!tcp_ok(Some(&a.path), SocketAddr::new(b4, 7003)), "tcp v4 crossed");
-    assert!(!udp_ok(Some(&a.path), SocketAddr::new(b4, 7003)), "udp v4 crossed");
-    assert!(!tcp_ok(Some(&a.path), SocketAddr::new(b6, 7004)), "tcp v6 crossed");
+    assert!(
+        !tcp_ok(Some(&a.path), SocketAddr::new(b4, 7003)),
+        "tcp v4 crossed"
+    );
+    assert!(
+        !udp_ok(Some(&a.path), SocketAddr::new(b4, 7003)),
+        "udp v4 crossed"
+    );
+    assert!(
+        !tcp_ok(Some(&a.path), SocketAddr::new(b6, 7004)),
+        "tcp v6 crossed"
+    );
     fx.finish();
 }
 

@@ -13,7 +13,10 @@ fn assert_no_trace(fx: &Fixture, cid: &str) {
     let short = &cid[..10];
     assert!(!sh("ip -o link").contains(short), "link of {cid} left");
     let rules = sh("nft list ruleset");
-    assert!(!rules.contains(short), "nft content of {cid} left:\n{rules}");
+    assert!(
+        !rules.contains(short),
+        "nft content of {cid} left:\n{rules}"
+    );
 }
 
 #[test]
@@ -22,7 +25,11 @@ fn overlapping_subnet_is_refused() {
     let net = fx.network(1, |_| {});
     let spec = NetworkSpec {
         name: format!("berth-test-{}-x", fx.id),
-        subnet_v4: Some(format!("{}/16", net.subnet_v4.unwrap().network()).parse().unwrap()),
+        subnet_v4: Some(
+            format!("{}/16", net.subnet_v4.unwrap().network())
+                .parse()
+                .unwrap(),
+        ),
         bridge: Some(fx.bridge(9)),
         ..NetworkSpec::default()
     };
@@ -50,11 +57,19 @@ fn overlapping_subnet_is_refused() {
     let ns = fx.netns();
     let err = fx
         .store
-        .attach("berth-test-no-such-net", &fx.cid(1), &ns.path, &AttachOptions::default())
+        .attach(
+            "berth-test-no-such-net",
+            &fx.cid(1),
+            &ns.path,
+            &AttachOptions::default(),
+        )
         .unwrap_err();
     assert!(matches!(err, Error::UnknownNetwork(_)), "{err}");
     assert_eq!(err.to_string(), "unknown network berth-test-no-such-net");
-    assert!(matches!(fx.store.remove("berth-test-no-such-net"), Err(Error::UnknownNetwork(_))));
+    assert!(matches!(
+        fx.store.remove("berth-test-no-such-net"),
+        Err(Error::UnknownNetwork(_))
+    ));
     assert_no_trace(&fx, &fx.cid(1));
     fx.finish();
 }
@@ -70,17 +85,26 @@ fn bad_addresses_are_refused_without_trace() {
         ip: Some(ip),
         ..AttachOptions::default()
     };
-    let err = fx.store.attach(&net.name, &fx.cid(1), &a.path, &with_ip(outside)).unwrap_err();
+    let err = fx
+        .store
+        .attach(&net.name, &fx.cid(1), &a.path, &with_ip(outside))
+        .unwrap_err();
     assert!(matches!(err, Error::AddressOutsideSubnet { .. }), "{err}");
     assert!(err.to_string().contains("192.0.2.77"), "{err}");
     assert_no_trace(&fx, &fx.cid(1));
     let gw: IpAddr = net.gateway_v4.unwrap().into();
-    let err = fx.store.attach(&net.name, &fx.cid(1), &a.path, &with_ip(gw)).unwrap_err();
+    let err = fx
+        .store
+        .attach(&net.name, &fx.cid(1), &a.path, &with_ip(gw))
+        .unwrap_err();
     assert!(matches!(err, Error::AddressTaken { .. }), "{err}");
     let fixed: IpAddr = Ipv4Addr::from(u32::from(s4.network()) + 50).into();
     let ea = fx.attach(&net, &fx.cid(1), &a, with_ip(fixed));
     assert_eq!(ea.ipv4.map(IpAddr::V4), Some(fixed));
-    let err = fx.store.attach(&net.name, &fx.cid(2), &b.path, &with_ip(fixed)).unwrap_err();
+    let err = fx
+        .store
+        .attach(&net.name, &fx.cid(2), &b.path, &with_ip(fixed))
+        .unwrap_err();
     assert!(matches!(err, Error::AddressTaken { .. }), "{err}");
     assert_no_trace(&fx, &fx.cid(2));
     let err = fx
@@ -122,7 +146,10 @@ fn port_already_published_is_refused() {
         ..AttachOptions::default()
     };
     fx.attach(&net, &fx.cid(1), &a, publish(80));
-    let err = fx.store.attach(&net.name, &fx.cid(2), &b.path, &publish(81)).unwrap_err();
+    let err = fx
+        .store
+        .attach(&net.name, &fx.cid(2), &b.path, &publish(81))
+        .unwrap_err();
     assert!(matches!(err, Error::PortPublished { .. }), "{err}");
     assert!(err.to_string().contains(&format!("tcp/{port}")), "{err}");
     assert_no_trace(&fx, &fx.cid(2));

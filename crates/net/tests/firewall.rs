@@ -29,17 +29,38 @@ fn deny_rule_blocks_exactly_the_named_flow() {
         proto: Some(Proto::Tcp),
         port: Some(8080),
     };
-    assert!(tcp_ok(Some(&a.path), SocketAddr::new(b4, 8080)), "before the rule");
+    assert!(
+        tcp_ok(Some(&a.path), SocketAddr::new(b4, 8080)),
+        "before the rule"
+    );
     fx.store.add_rule(&fx.cid(2), rule).unwrap();
-    assert!(!tcp_ok(Some(&a.path), SocketAddr::new(b4, 8080)), "the denied flow");
-    assert!(tcp_ok(Some(&a.path), SocketAddr::new(b4, 8081)), "another port");
-    assert!(udp_ok(Some(&a.path), SocketAddr::new(b4, 8080)), "another protocol");
-    assert!(tcp_ok(Some(&c.path), SocketAddr::new(b4, 8080)), "another peer");
+    assert!(
+        !tcp_ok(Some(&a.path), SocketAddr::new(b4, 8080)),
+        "the denied flow"
+    );
+    assert!(
+        tcp_ok(Some(&a.path), SocketAddr::new(b4, 8081)),
+        "another port"
+    );
+    assert!(
+        udp_ok(Some(&a.path), SocketAddr::new(b4, 8080)),
+        "another protocol"
+    );
+    assert!(
+        tcp_ok(Some(&c.path), SocketAddr::new(b4, 8080)),
+        "another peer"
+    );
     assert!(tcp_ok(None, SocketAddr::new(b4, 8080)), "the host");
     // The rule is recorded, and removing it restores the flow.
-    assert_eq!(fx.store.attachment(&fx.cid(2)).unwrap().unwrap().firewall, vec![rule]);
+    assert_eq!(
+        fx.store.attachment(&fx.cid(2)).unwrap().unwrap().firewall,
+        vec![rule]
+    );
     fx.store.remove_rule(&fx.cid(2), &rule).unwrap();
-    assert!(tcp_ok(Some(&a.path), SocketAddr::new(b4, 8080)), "after removal");
+    assert!(
+        tcp_ok(Some(&a.path), SocketAddr::new(b4, 8080)),
+        "after removal"
+    );
     assert!(matches!(
         fx.store.remove_rule(&fx.cid(2), &rule),
         Err(Error::RuleNotFound { .. })
@@ -103,7 +124,10 @@ fn host_loopback_service_unreachable_unless_allowed() {
     let _host = Echo::start(None, Ipv4Addr::LOCALHOST.into(), port);
     let target = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
     route_loopback_via_gateway(&a, net.gateway_v4.unwrap());
-    assert!(!tcp_ok(Some(&a.path), target), "reached the host's loopback");
+    assert!(
+        !tcp_ok(Some(&a.path), target),
+        "reached the host's loopback"
+    );
     let allow = Rule {
         action: Action::Allow,
         direction: Direction::Out,
@@ -115,7 +139,10 @@ fn host_loopback_service_unreachable_unless_allowed() {
     assert!(tcp_ok(Some(&a.path), target), "allowed flow blocked");
     assert!(!udp_ok(Some(&a.path), target), "only the allowed protocol");
     fx.store.remove_rule(&fx.cid(1), &allow).unwrap();
-    assert!(!tcp_ok(Some(&a.path), target), "rule removal did not close it");
+    assert!(
+        !tcp_ok(Some(&a.path), target),
+        "rule removal did not close it"
+    );
     fx.finish();
 }
 
@@ -140,9 +167,18 @@ fn forged_source_address_is_dropped() {
     a.exec(&format!("ip route add {b4}/32 dev eth0 src {forged4}"));
     a.exec(&format!("ip -6 addr add {forged6}/128 dev eth0 nodad"));
     a.exec(&format!("ip -6 route add {b6}/128 dev eth0 src {forged6}"));
-    assert!(!tcp_ok(Some(&a.path), SocketAddr::new(b4, 9000)), "forged v4");
-    assert!(!udp_ok(Some(&a.path), SocketAddr::new(b4, 9000)), "forged v4 udp");
-    assert!(!tcp_ok(Some(&a.path), SocketAddr::new(b6, 9001)), "forged v6");
+    assert!(
+        !tcp_ok(Some(&a.path), SocketAddr::new(b4, 9000)),
+        "forged v4"
+    );
+    assert!(
+        !udp_ok(Some(&a.path), SocketAddr::new(b4, 9000)),
+        "forged v4 udp"
+    );
+    assert!(
+        !tcp_ok(Some(&a.path), SocketAddr::new(b6, 9001)),
+        "forged v6"
+    );
     // Back to its own address: works again, so the drop was about the source.
     a.exec(&format!("ip route del {b4}/32"));
     a.exec(&format!("ip -6 route del {b6}/128"));
@@ -170,10 +206,19 @@ fn mac_spoofing_is_dropped() {
     a.exec(&format!("ip link set dev eth0 address {}", eb.mac));
     a.exec("ip neigh flush all");
     b.exec("ip neigh flush all");
-    assert!(!tcp_ok(Some(&a.path), SocketAddr::new(b4, 9002)), "spoofed MAC");
+    assert!(
+        !tcp_ok(Some(&a.path), SocketAddr::new(b4, 9002)),
+        "spoofed MAC"
+    );
     a.exec("ip link set dev eth0 address 02:b3:de:ad:be:ef");
-    assert!(!tcp_ok(Some(&a.path), SocketAddr::new(b4, 9002)), "made-up MAC");
+    assert!(
+        !tcp_ok(Some(&a.path), SocketAddr::new(b4, 9002)),
+        "made-up MAC"
+    );
     a.exec(&format!("ip link set dev eth0 address {}", ea.mac));
-    assert!(tcp_ok(Some(&a.path), SocketAddr::new(b4, 9002)), "own MAC again");
+    assert!(
+        tcp_ok(Some(&a.path), SocketAddr::new(b4, 9002)),
+        "own MAC again"
+    );
     fx.finish();
 }

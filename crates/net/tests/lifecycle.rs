@@ -63,7 +63,10 @@ fn gc_removes_endpoints_of_dead_containers() {
     assert_eq!(fx.store.attachment(&fx.cid(1)).unwrap(), None);
     assert!(fx.store.attachment(&fx.cid(2)).unwrap().is_some());
     let links = sh("ip -o link");
-    assert!(!links.contains(&ifb) && !links.contains(&ea.host_veth), "{links}");
+    assert!(
+        !links.contains(&ifb) && !links.contains(&ea.host_veth),
+        "{links}"
+    );
     assert!(links.contains(&eb.host_veth));
     let ruleset = sh("nft list ruleset");
     assert!(!ruleset.contains(&port.to_string()), "{ruleset}");

@@ -48,7 +48,10 @@ fn published_port_answers_from_loopback_and_gateway() {
     // Another container reaches it through the gateway (hairpin).
     assert!(tcp_ok(Some(&b.path), gw), "hairpin from a neighbour");
     // A port that is not published does not answer.
-    assert!(!tcp_ok(None, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), host_port + 1)));
+    assert!(!tcp_ok(
+        None,
+        SocketAddr::new(Ipv4Addr::LOCALHOST.into(), host_port + 1)
+    ));
     // Unpublished on detach.
     fx.store.detach(&fx.cid(1)).unwrap();
     assert!(!tcp_ok(None, gw));
@@ -72,7 +75,10 @@ fn published_port_bound_to_one_host_address() {
     };
     fx.attach(&net, &fx.cid(1), &a, opts);
     let _tcp = Echo::start(Some(&a.path), Ipv4Addr::UNSPECIFIED.into(), 8080);
-    assert!(tcp_ok(None, SocketAddr::new(Ipv4Addr::LOCALHOST.into(), host_port)));
+    assert!(tcp_ok(
+        None,
+        SocketAddr::new(Ipv4Addr::LOCALHOST.into(), host_port)
+    ));
     assert!(!tcp_ok(
         None,
         SocketAddr::new(net.gateway_v4.unwrap().into(), host_port)

@@ -165,7 +165,8 @@ fn udp_once(to: SocketAddr) -> bool {
         Ipv6Addr::UNSPECIFIED.into()
     };
     let s = UdpSocket::bind(SocketAddr::new(any, 0)).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let mut buf = [0u8; 10];
     // A few tries: the first datagram may be lost while ARP/ND resolves.
     for _ in 0..4 {
@@ -326,11 +327,16 @@ impl Fixture {
         let addrs = sh("ip -o addr");
         assert!(!addrs.contains(&self.id), "addresses left: {addrs}");
         for net in &self.networks {
-            for gw in [net.gateway_v4.map(|g| g.to_string()), net.gateway_v6.map(|g| g.to_string())]
-                .into_iter()
-                .flatten()
+            for gw in [
+                net.gateway_v4.map(|g| g.to_string()),
+                net.gateway_v6.map(|g| g.to_string()),
+            ]
+            .into_iter()
+            .flatten()
             {
-                let stale = addrs.lines().any(|l| l.contains(&format!(" {gw}/")) && l.contains(&net.bridge));
+                let stale = addrs
+                    .lines()
+                    .any(|l| l.contains(&format!(" {gw}/")) && l.contains(&net.bridge));
                 assert!(!stale, "gateway {gw} left on {}", net.bridge);
             }
         }
