@@ -37,6 +37,8 @@ impl Writer {
         h.set_size(size);
         h.set_mode(0o644);
         h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
         let res = self.tar.append_data(&mut h, name, data);
         res.map_err(|e| self.err(e))
     }
@@ -47,6 +49,8 @@ impl Writer {
         h.set_size(0);
         h.set_mode(0o755);
         h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
         let res = self.tar.append_data(&mut h, name, std::io::empty());
         res.map_err(|e| self.err(e))
     }

@@ -37,6 +37,15 @@ fn id(raw: u64, entry: &str) -> Result<u32, Error> {
         })
 }
 
+/// A numeric header field, where an all-NUL/space field (written by some tools) means 0.
+fn num(raw: &[u8], parsed: impl FnOnce() -> io::Result<u64>) -> io::Result<u64> {
+    if raw.iter().all(|&b| b == 0 || b == b' ') {
+        Ok(0)
+    } else {
+        parsed()
+    }
+}
+
 fn meta<R: Read>(
     item: &mut tar::Entry<'_, R>,
     entry: &str,
@@ -44,15 +53,16 @@ fn meta<R: Read>(
 ) -> Result<Meta, Error> {
     let h = item.header();
     let bad = |source| Error::entry_io(entry, "read tar header", source);
-    let uid = Uid::from_raw(id(h.uid().map_err(bad)?, entry)?);
-    let gid = Gid::from_raw(id(h.gid().map_err(bad)?, entry)?);
+    let old = h.as_old();
+    let uid = Uid::from_raw(id(num(&old.uid, || h.uid()).map_err(bad)?, entry)?);
+    let gid = Gid::from_raw(id(num(&old.gid, || h.gid()).map_err(bad)?, entry)?);
     let mut mode = h.mode().map_err(bad)? & 0o7777;
     let is_dir = h.entry_type() == EntryType::Directory;
     if !opts.keep_setid {
         // setgid on a directory only makes new files inherit its group: harmless, kept.
         mode &= if is_dir { !0o4000 } else { !SETID_BITS };
     }
-    let mtime = h.mtime().map_err(bad)?;
+    let mtime = num(&old.mtime, || h.mtime()).map_err(bad)?;
     let ts = Timespec {
         tv_sec: i64::try_from(mtime).unwrap_or(i64::MAX),
         tv_nsec: 0,
