@@ -271,7 +271,14 @@ fn update_changes_limits_live() {
         (256u64 << 20).to_string()
     );
     assert_eq!(cg.read("pids", "pids.max"), "20");
-    // checkBeforeUpdate refuses a limit below what is in use.
+    // checkBeforeUpdate refuses a limit below what is in use (once the exec'd sleep has
+    // faulted in pages charged to the cgroup).
+    let usage = cg.dir("memory").join("memory.usage_in_bytes");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while read_u64(&usage) <= 4096 && Instant::now() < deadline {
+        sleep(Duration::from_millis(10));
+    }
+    assert!(read_u64(&usage) > 4096);
     let too_low = LinuxResourcesBuilder::default()
         .memory(
             LinuxMemoryBuilder::default()
