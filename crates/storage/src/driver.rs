@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::backend::{self, QuotaBackend};
 use crate::error::Error;
 use crate::layout::{Layout, META_DIR};
-use crate::lock::StoreLock;
+use crate::lock::{ContainerLock, Lock};
 use crate::lower::Lower;
 use crate::mount::{self, Overlay};
 use crate::provision::{self, mkdir};
@@ -56,12 +56,14 @@ impl StorageDriver {
         })?;
         let layout = Layout::new(root);
         let meta = layout.meta();
-        if let Err(source) = fs::DirBuilder::new().mode(0o700).create(&meta) {
-            if source.kind() != std::io::ErrorKind::AlreadyExists {
-                return Err(Error::CreateDir { path: meta, source });
+        for dir in [meta, layout.locks()] {
+            if let Err(source) = fs::DirBuilder::new().mode(0o700).create(&dir) {
+                if source.kind() != std::io::ErrorKind::AlreadyExists {
+                    return Err(Error::CreateDir { path: dir, source });
+                }
             }
         }
-        let _lock = StoreLock::acquire(&layout.lock())?;
+        let _lock = Lock::exclusive(&layout.lock())?;
         let record_path = layout.store_record();
         let backend = if record_path.exists() {
             let found = record::read::<StoreRecord>(&record_path)?.backend;
@@ -96,7 +98,11 @@ impl StorageDriver {
     pub fn create(&self, id: &str, lower: &Lower, quota: Option<u64>) -> Result<Layer, Error> {
         id::validate(id)?;
         lower.validate()?;
-        let _lock = self.lock()?;
+        let _lock = ContainerLock::acquire(
+            &self.layout.lock(),
+            &self.layout.container_lock(id),
+            self.backend == QuotaBackend::ProjectQuota,
+        )?;
         let dir = self.layout.container(id);
         // 0711: other users may not list a container's files, but a runtime in a user
         // namespace can still reach `merged`.
@@ -143,8 +149,8 @@ impl StorageDriver {
     /// Mount container `id`'s root file system at `<root>/<id>/merged` (idempotent) and
     /// return that path. LoopImage: the image is loop-attached and mounted first.
     pub fn mount(&self, id: &str) -> Result<PathBuf, Error> {
+        let _lock = self.lock(id)?;
         let rec = self.load(id)?;
-        let _lock = self.lock()?;
         let merged = self.layout.merged(id);
         if mountpoint::is_mount_root(&merged)? {
             return Ok(merged);
@@ -176,8 +182,8 @@ impl StorageDriver {
 
     /// Unmount container `id`'s root file system (and its image). Not mounted is fine.
     pub fn unmount(&self, id: &str) -> Result<(), Error> {
+        let _lock = self.lock(id)?;
         self.load(id)?;
-        let _lock = self.lock()?;
         teardown::unmount_all(&self.layout, id, false)
     }
 
@@ -185,7 +191,7 @@ impl StorageDriver {
     /// subvolume and qgroup, directories. Removing a missing container is not an error.
     pub fn remove(&self, id: &str) -> Result<(), Error> {
         id::validate(id)?;
-        let _lock = self.lock()?;
+        let _lock = self.lock(id)?;
         let dir = self.layout.container(id);
         if !dir.exists() {
             return Ok(());
@@ -197,8 +203,8 @@ impl StorageDriver {
     /// Change container `id`'s quota. Growing works while mounted and in use; shrinking
     /// below what is in use fails with [`Error::ShrinkBelowUsage`].
     pub fn resize(&self, id: &str, new_quota: u64) -> Result<(), Error> {
+        let _lock = self.lock(id)?;
         let mut rec = self.load(id)?;
-        let _lock = self.lock()?;
         let used = self.measure(&rec)?.used;
         let shrink_below_usage = || Error::ShrinkBelowUsage {
             id: id.to_owned(),
@@ -289,8 +295,15 @@ impl StorageDriver {
         &self.layout
     }
 
-    pub(crate) fn lock(&self) -> Result<StoreLock, Error> {
-        StoreLock::acquire(&self.layout.lock())
+    /// The locks for an operation on container `id` (which must be a valid id).
+    fn lock(&self, id: &str) -> Result<ContainerLock, Error> {
+        id::validate(id)?;
+        ContainerLock::acquire(&self.layout.lock(), &self.layout.container_lock(id), false)
+    }
+
+    /// The store lock, exclusive: no operation on any container runs meanwhile.
+    pub(crate) fn lock_store(&self) -> Result<Lock, Error> {
+        Lock::exclusive(&self.layout.lock())
     }
 
     fn load(&self, id: &str) -> Result<ContainerRecord, Error> {

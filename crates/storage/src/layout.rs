@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! <root>/.berth-store/store.json      backend chosen for the store
-//! <root>/.berth-store/lock            flock serialising changes to the store
+//! <root>/.berth-store/lock            store flock (shared per operation, exclusive: repair)
+//! <root>/.berth-store/locks/<id>      per-container flock
 //! <root>/<id>/config.json             the container's record
 //! <root>/<id>/berth-<id>.img          LoopImage: ext4 image (its name shows in `losetup -a`)
 //! <root>/<id>/fs/                     the quota'd file system: mount point of the image,
@@ -40,6 +41,14 @@ impl Layout {
 
     pub fn lock(&self) -> PathBuf {
         self.meta().join("lock")
+    }
+
+    pub fn locks(&self) -> PathBuf {
+        self.meta().join("locks")
+    }
+
+    pub fn container_lock(&self, id: &str) -> PathBuf {
+        self.locks().join(id)
     }
 
     pub fn container(&self, id: &str) -> PathBuf {

@@ -16,7 +16,7 @@ impl StorageDriver {
     /// the store's images, btrfs subvolumes and qgroups, directories. Returns the ids
     /// removed, sorted.
     pub fn repair(&self, known: &[&str]) -> Result<Vec<String>, Error> {
-        let _lock = self.lock()?;
+        let _lock = self.lock_store()?;
         let layout = self.layout();
         let root = layout.root();
         let is_stale = |name: &str| name != META_DIR && !known.contains(&name);
@@ -60,6 +60,17 @@ impl StorageDriver {
             let rec = record::read::<ContainerRecord>(&layout.record(name)).ok();
             if let Err(e) = teardown::teardown(layout, self.backend(), name, rec.as_ref(), true) {
                 first_error.get_or_insert(e);
+            }
+        }
+        // Lock files of containers that no longer exist (nobody holds them: the store lock
+        // is exclusive).
+        if let Ok(entries) = std::fs::read_dir(layout.locks()) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if !known.contains(&name.as_ref()) && !layout.container(&name).exists() {
+                    let _ = std::fs::remove_file(entry.path());
+                }
             }
         }
         match first_error {

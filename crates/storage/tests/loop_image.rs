@@ -242,3 +242,31 @@ fn quota_below_minimum_is_refused_and_leaves_nothing() {
     ));
     assert!(driver.list().unwrap().is_empty());
 }
+
+#[test]
+fn parallel_operations_on_one_store() {
+    let t = TestDir::new("parallel");
+    let store = t.join("store");
+    let lower = layers(&t);
+    StorageDriver::open(&store, Some(QuotaBackend::LoopImage)).unwrap();
+    std::thread::scope(|s| {
+        for i in 0..4 {
+            let (store, lower) = (&store, &lower);
+            s.spawn(move || {
+                // Each thread its own driver, as separate manager processes would have.
+                let driver = StorageDriver::open(store, None).unwrap();
+                let id = format!("p{i}");
+                driver.create(&id, lower, Some(32 * MIB)).unwrap();
+                let merged = driver.mount(&id).unwrap();
+                write_file(&merged.join("f"), 4 * MIB).unwrap();
+                // Same-id operations serialise; this one finds it mounted.
+                assert_eq!(driver.mount(&id).unwrap(), merged);
+                driver.remove(&id).unwrap();
+            });
+        }
+    });
+    assert!(mounts_under(&store).is_empty());
+    assert!(loops_under(&store).is_empty());
+    let driver = StorageDriver::open(&store, None).unwrap();
+    assert!(driver.list().unwrap().is_empty());
+}
