@@ -25,6 +25,8 @@ struct Opts {
     cgroup_paths: BTreeMap<String, PathBuf>,
     /// cgroup directories (v1 or v2) the child joins before unsharing.
     join_cgroups: Vec<PathBuf>,
+    /// Unshare a user namespace (mapping only root to root) before the mount namespace.
+    user_ns: bool,
 }
 
 struct Run {
@@ -81,6 +83,15 @@ fn run(bundle: &Bundle, spec: &Spec, opts: &Opts, script: &str) -> Run {
         cmd.pre_exec(move || {
             for dir in &opts2.join_cgroups {
                 fs::write(dir.join("cgroup.procs"), "0")?;
+            }
+            if opts2.user_ns {
+                // A process may map its own ids into a user namespace it created.
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)?;
+                fs::write("/proc/self/setgroups", "deny")?;
+                fs::write("/proc/self/uid_map", "0 0 1")?;
+                fs::write("/proc/self/gid_map", "0 0 1")?;
+                // mqueue needs an IPC namespace owned by the user namespace.
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWIPC)?;
             }
             if opts2.cgroup_ns {
                 nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)?;
@@ -940,4 +951,60 @@ fn symlink_exchange_race_never_escapes() {
         leaked.is_empty(),
         "created outside the rootfs: {leaked:?} ({ok} runs ok)"
     );
+}
+
+#[test]
+fn user_namespace_binds_devices_and_falls_back_for_sysfs() {
+    let bundle = Bundle::busybox(&["sh"]);
+    let mut spec = bundle.spec().clone();
+    let mounts: Vec<Mount> = spec
+        .mounts()
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|m| match m.typ().as_deref() {
+            // Without a pid namespace of its own the user namespace may not mount procfs.
+            Some("proc") => mount(json!({"destination": "/proc", "type": "bind",
+                                         "source": "/proc", "options": ["rbind"]})),
+            // gid=5 is not mapped in this user namespace.
+            Some("devpts") => mount(json!({"destination": "/dev/pts", "type": "devpts",
+                "source": "devpts",
+                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]})),
+            _ => m,
+        })
+        .collect();
+    spec.set_mounts(Some(mounts));
+    let opts = Opts {
+        user_ns: true,
+        in_user_ns: true,
+        ..Opts::default()
+    };
+    let out = run(
+        &bundle,
+        &spec,
+        &opts,
+        "cat /proc/self/mountinfo; echo ---; echo timer_list=$(wc -c < /proc/timer_list); \
+         stat -c %t:%T /dev/null; cat /proc/self/uid_map; touch /x; true",
+    );
+    let text = out.ok();
+    let (info, rest) = text.split_once("---\n").unwrap();
+    for dev in ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"] {
+        mount_line(info, dev);
+    }
+    let sys = mount_line(info, "/sys");
+    assert!(fs_part(sys).starts_with("sysfs "), "{sys}");
+    assert!(mount_opts(sys).contains(&"ro"), "{sys}");
+    assert!(rest.contains("timer_list=0\n"), "{rest}");
+    assert!(rest.contains("1:3\n"), "{rest}");
+    assert!(
+        rest.contains("Read-only file system"),
+        "root.readonly: {rest}"
+    );
+    let map: Vec<&str> = rest
+        .lines()
+        .find(|l| l.trim_start().starts_with('0'))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(map, ["0", "0", "1"], "ran inside the user namespace");
 }

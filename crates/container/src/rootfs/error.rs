@@ -151,7 +151,7 @@ mod tests {
         );
         let e = Error::Mknod {
             path: "/dev/null".into(),
-            source: io::Error::new(io::ErrorKind::Other, "Custom text"),
+            source: io::Error::other("Custom text"),
         };
         assert_eq!(e.to_string(), "mknod /dev/null: custom text");
         assert_eq!(

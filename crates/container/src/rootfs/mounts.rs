@@ -130,9 +130,51 @@ pub fn mount_entry(ctx: &RootfsContext, root: &Root, entry: &Entry) -> Result<()
     if entry.is_dev_deferred_ro() {
         attrs &= !attr::RDONLY;
     }
-    let mnt = new_fs(entry, attrs)?;
+    let mnt = match new_fs(entry, attrs) {
+        Ok(mnt) => mnt,
+        Err(Error::Mount { source, .. })
+            if source.raw_os_error() == Some(libc::EPERM) && host_fallback(entry).is_some() =>
+        {
+            bind_host_fallback(entry)?
+        }
+        Err(e) => return Err(e),
+    };
     sm::attach(mnt.as_fd(), target.as_fd()).map_err(|e| entry.mount_err(e))?;
     apply_propagation(entry, mnt.as_fd())
+}
+
+/// The host directory to bind when a new instance of the entry's file system is refused:
+/// in a user namespace, sysfs needs a network namespace and mqueue an IPC namespace owned by
+/// it; like runc we then show the host's (read-only if asked) instead of failing.
+fn host_fallback(entry: &Entry) -> Option<&'static Path> {
+    match entry.fstype.as_str() {
+        "sysfs" => Some(Path::new("/sys")),
+        "mqueue" => Some(Path::new("/dev/mqueue")),
+        _ => None,
+    }
+}
+
+/// Recursive bind of [`host_fallback`] with the entry's flags, detached.
+fn bind_host_fallback(entry: &Entry) -> Result<OwnedFd, Error> {
+    let Some(host) = host_fallback(entry) else {
+        return Err(entry.mount_err(std::io::Error::from_raw_os_error(libc::EPERM)));
+    };
+    let src = berth_sys::path::open_dir(host).map_err(|source| Error::Open {
+        path: host.to_path_buf(),
+        source,
+    })?;
+    let mnt = sm::clone_tree(src.as_fd(), Path::new(""), true).map_err(|e| entry.mount_err(e))?;
+    // A new sysfs/mqueue would carry these flags from fsmount; the bind gets them here, on
+    // the whole tree (sysfs has submounts such as /sys/fs/cgroup).
+    let a = MountAttr {
+        set: entry.opts.set | entry.opts.rec_set,
+        clear: 0,
+        propagation: 0,
+    };
+    if a.set != 0 {
+        sm::set_attr(mnt.as_fd(), &a, true, None).map_err(|e| entry.attr_err("flags", e))?;
+    }
+    Ok(mnt)
 }
 
 /// `fsopen` + `fsconfig` + `fsmount` of the entry's file system.
