@@ -927,3 +927,114 @@ fn seccomp_profile_denying_execve_is_refused_at_compile_time() {
         assert_eq!(c.verdict("read", [0; 6]).unwrap(), 0x0005_0001, "{action}");
     }
 }
+
+/// In the child: enter a new user namespace and map uid/gid 0 to ours (0) the way an
+/// unprivileged runtime must: setgroups denied first.
+fn enter_unprivileged_userns() -> Result<(), String> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).map_err(err)?;
+    std::fs::write("/proc/self/setgroups", "deny").map_err(err)?;
+    std::fs::write("/proc/self/uid_map", "0 0 1").map_err(err)?;
+    std::fs::write("/proc/self/gid_map", "0 0 1").map_err(err)
+}
+
+#[test]
+fn switch_user_skips_setgroups_denied_in_a_user_namespace() {
+    require_root();
+    let user: User = json(r#"{"uid":0,"gid":0,"umask":63}"#);
+    let status = cat_status(move || {
+        enter_unprivileged_userns()?;
+        identity::switch_user(&user, true).map_err(err)
+    });
+    assert_eq!(status_field(&status, "Uid"), "0\t0\t0\t0");
+    assert_eq!(status_field(&status, "Umask"), "0077");
+}
+
+#[test]
+fn switch_user_in_a_user_namespace_names_what_cannot_work() {
+    require_root();
+    let user: User = json(r#"{"uid":0,"gid":0,"additionalGids":[5]}"#);
+    let e = run_with(&["/bin/true"], move || {
+        enter_unprivileged_userns()?;
+        identity::switch_user(&user, true).map_err(err)
+    })
+    .unwrap_err();
+    assert!(
+        e.contains("[5]") && e.contains("/proc/self/setgroups"),
+        "{e}"
+    );
+
+    let user: User = json(r#"{"uid":1000,"gid":0}"#);
+    let e = run_with(&["/bin/true"], move || {
+        enter_unprivileged_userns()?;
+        identity::switch_user(&user, true).map_err(err)
+    })
+    .unwrap_err();
+    assert!(
+        e.contains("setresuid 1000") && e.contains("not mapped"),
+        "{e}"
+    );
+}
+
+#[test]
+fn finalize_applies_every_attribute_to_the_process_that_runs() {
+    require_root();
+    let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+    let rl: &'static [PosixRlimit] = Box::leak(
+        json::<Vec<PosixRlimit>>(r#"[{"type":"RLIMIT_NOFILE","soft":321,"hard":654}]"#)
+            .into_boxed_slice(),
+    );
+    let sched: &'static Scheduler =
+        Box::leak(Box::new(json(leak(r#"{"policy":"SCHED_BATCH","nice":3}"#))));
+    let io: &'static LinuxIOPriority = Box::leak(Box::new(json(leak(
+        r#"{"class":"IOPRIO_CLASS_BE","priority":4}"#,
+    ))));
+    let per: &'static LinuxPersonality = Box::leak(Box::new(json(leak(r#"{"domain":"LINUX32"}"#))));
+    let bnd = ["CAP_NET_BIND_SERVICE", "CAP_KILL"];
+    let caps = caps_json(&bnd, &bnd, &bnd, &bnd, &["CAP_NET_BIND_SERVICE"]);
+    let mut p = no_privs(
+        &json(r#"{"uid":1000,"gid":1000,"additionalGids":[27]}"#),
+        Some(&caps),
+        true,
+    );
+    p.rlimits = rl;
+    p.oom_score_adj = Some(200);
+    p.scheduler = Some(sched);
+    p.io_priority = Some(io);
+    p.personality = Some(per);
+    let mut compiled = Some(compile_seccomp(&deny_mkdir(None)).unwrap());
+    let child = spawn_with(&[&bb(), "sleep", "30"], move || {
+        let f = finalize_process(&p, compiled.take(), |_| Ok(())).map_err(err)?;
+        load_seccomp(f.late_seccomp.ok_or("no late seccomp")?)
+            .map(drop)
+            .map_err(err)
+    })
+    .unwrap();
+    let proc = |f: &str| std::fs::read_to_string(format!("/proc/{}/{f}", child.pid())).unwrap();
+    let status = proc("status");
+    assert_eq!(status_field(&status, "Uid"), "1000\t1000\t1000\t1000");
+    assert_eq!(status_field(&status, "Groups"), "27");
+    assert_eq!(status_field(&status, "NoNewPrivs"), "1");
+    assert_eq!(status_field(&status, "Seccomp"), "2");
+    assert_eq!(status_mask(&status, "CapBnd"), cap_mask(&bnd));
+    assert_eq!(
+        status_mask(&status, "CapEff"),
+        cap_mask(&["CAP_NET_BIND_SERVICE"])
+    );
+    assert_eq!(proc("oom_score_adj").trim(), "200");
+    assert_eq!(proc("personality").trim(), "00000008");
+    let nofile = proc("limits");
+    let line = nofile
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>()[3..5],
+        ["321", "654"]
+    );
+    let attr = sys::sched_getattr(child.pid()).unwrap();
+    assert_eq!((attr.sched_policy, attr.sched_nice), (sys::sched::BATCH, 3));
+    assert_eq!(
+        sys::ioprio_get(child.pid()).unwrap(),
+        (sys::ioprio::CLASS_BE, 4)
+    );
+}
