@@ -127,10 +127,13 @@ pub fn prepare(ctx: &RootfsContext) -> Result<(), Error> {
 }
 
 /// Bind-mounts the rootfs onto itself, recursively, so it is a mount point for
-/// `pivot_root`. With a shared root propagation the mount holding the rootfs is first made
-/// private, since `pivot_root` refuses a shared parent (with the default rslave it is not).
+/// `pivot_root`. Unless `/` was just made recursively slave or private, the mount holding the
+/// rootfs may still be shared: it is made private first, so the bind does not propagate to
+/// the host and `pivot_root` (which refuses a shared parent) works.
 fn bind_rootfs(rootfs: &Path, prop: Propagation) -> Result<(), Error> {
-    if prop.kind == sm::propagation::SHARED {
+    let parent_safe = prop.recursive
+        && (prop.kind == sm::propagation::SLAVE || prop.kind == sm::propagation::PRIVATE);
+    if !parent_safe {
         let parent_err = |source| Error::SetAttr {
             path: rootfs.to_path_buf(),
             what: "private parent mount".to_owned(),
