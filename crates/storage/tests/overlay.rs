@@ -146,3 +146,29 @@ fn layers_are_shared_and_writes_are_private() {
     driver.remove("b").unwrap();
     assert!(bottom.join("shared.txt").exists() && top.join("opq/new.txt").exists());
 }
+
+#[test]
+fn many_layers_beyond_one_option_page() {
+    // 128 layers with long paths: far more than the 4 KiB a single mount(2) option string
+    // may hold; each layer goes to the kernel on its own (`lowerdir+`).
+    let t = TestDir::new("manylayers");
+    let layers: Vec<_> = (0..128)
+        .map(|i| {
+            let dir = t.join(&format!("layers/{}-{i:03}", "l".repeat(40)));
+            create_file(&dir.join(format!("file-{i:03}")), &i.to_string());
+            create_file(&dir.join("top"), &i.to_string());
+            dir
+        })
+        .collect();
+    let total: usize = layers.iter().map(|l| l.as_os_str().len() + 1).sum();
+    assert!(total > 4096, "{total}");
+    let driver = StorageDriver::open(&t.join("store"), Some(QuotaBackend::None)).unwrap();
+    driver.create("m", &Lower::Layers(layers), None).unwrap();
+    let merged = driver.mount("m").unwrap();
+    for i in [0, 64, 127] {
+        assert!(merged.join(format!("file-{i:03}")).exists());
+    }
+    // The first layer is the top one.
+    assert_eq!(std::fs::read_to_string(merged.join("top")).unwrap(), "0");
+    driver.remove("m").unwrap();
+}
