@@ -106,7 +106,7 @@ pub fn destroy_qgroup(root: &Path, subvol: u64) -> Result<(), Error> {
         ],
     )?;
     let qgroup_id = format!("0/{subvol}");
-    match command::run(
+    let destroyed = command::run(
         "btrfs",
         &[
             "qgroup".as_ref(),
@@ -114,14 +114,12 @@ pub fn destroy_qgroup(root: &Path, subvol: u64) -> Result<(), Error> {
             qgroup_id.as_ref(),
             root.as_os_str(),
         ],
-    ) {
-        Ok(_) => Ok(()),
-        // Newer kernels delete the qgroup themselves once the subvolume is gone.
-        Err(e) if qgroup(root, subvol)?.is_none() => {
-            drop(e);
-            Ok(())
-        }
-        Err(e) => Err(e),
+    );
+    // Newer kernels delete the qgroup themselves once the subvolume is gone, so a failed
+    // destroy is fine if the qgroup is gone anyway.
+    match destroyed {
+        Err(e) if qgroup(root, subvol)?.is_some() => Err(e),
+        _ => Ok(()),
     }
 }
 

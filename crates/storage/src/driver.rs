@@ -14,7 +14,8 @@ use crate::provision::{self, mkdir};
 use crate::record::{self, ContainerRecord, Disk, StoreRecord};
 use crate::{btrfs, du, id, loopimage, mountpoint, projquota, teardown};
 
-/// The paths of a container's root file system.
+/// The paths of a container's root file system. With the LoopImage backend `upper` and
+/// `work` are inside the image: they exist while the container is mounted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
     pub id: String,

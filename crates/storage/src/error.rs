@@ -169,6 +169,9 @@ pub enum Error {
     #[error("statfs {path}: {source}")]
     Statfs { path: PathBuf, source: io::Error },
 
+    #[error("stat {path}: {source}")]
+    Stat { path: PathBuf, source: io::Error },
+
     #[error("measure {path}: {source}")]
     Measure { path: PathBuf, source: io::Error },
 

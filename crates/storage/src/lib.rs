@@ -4,6 +4,24 @@
 //! upper and work directories live inside a quota'd file system chosen per store
 //! ([`QuotaBackend`]): project quotas where the file system has them, a btrfs subvolume
 //! with a qgroup limit, or a loop-mounted sparse ext4 image (works everywhere).
+//!
+//! ```no_run
+//! use berth_storage::{Lower, StorageDriver};
+//! # fn main() -> Result<(), berth_storage::Error> {
+//! let store = StorageDriver::open("/var/lib/berth/storage".as_ref(), None)?;
+//! println!("quotas by {}", store.backend());
+//! let layers = vec!["/var/lib/berth/layers/abc".into()];
+//! store.create("web", &Lower::Layers(layers), Some(1 << 30))?;
+//! let rootfs = store.mount("web")?; // hand to the runtime
+//! store.resize("web", 2 << 30)?; // online
+//! let usage = store.usage("web")?;
+//! # let _ = (rootfs, usage);
+//! store.remove("web")?;
+//! // After a crash: drop whatever the manager does not know.
+//! store.repair(&["db"])?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod backend;
 mod btrfs;
