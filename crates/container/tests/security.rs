@@ -1038,3 +1038,41 @@ fn finalize_applies_every_attribute_to_the_process_that_runs() {
         (sys::ioprio::CLASS_BE, 4)
     );
 }
+
+#[test]
+fn seccomp_filter_flags_reach_the_kernel() {
+    require_root();
+    use sys::seccomp_flag as f;
+    let all = r#"["SECCOMP_FILTER_FLAG_TSYNC","SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW","SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]"#;
+    let with_notify: LinuxSeccomp = json(&format!(
+        r#"{{"defaultAction":"SCMP_ACT_ALLOW","flags":{all},"syscalls":[{{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}}]}}"#
+    ));
+    let c = compile_seccomp(&with_notify).unwrap();
+    assert_eq!(
+        c.flags(),
+        f::TSYNC
+            | f::LOG
+            | f::SPEC_ALLOW
+            | f::WAIT_KILLABLE_RECV
+            | f::NEW_LISTENER
+            | f::TSYNC_ESRCH
+    );
+    let without: LinuxSeccomp = json(&format!(
+        r#"{{"defaultAction":"SCMP_ACT_ALLOW","flags":{all},"syscalls":[{{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}}]}}"#
+    ));
+    let c2 = compile_seccomp(&without).unwrap();
+    assert_eq!(c2.flags(), f::TSYNC | f::LOG | f::SPEC_ALLOW);
+
+    // The kernel accepts both flag sets (it rejects unknown or inconsistent ones).
+    let mut both = Some((c, c2));
+    let status = cat_status(move || {
+        let (c, c2) = both.take().ok_or("twice")?;
+        set_no_new_privs().map_err(err)?;
+        let fd = load_seccomp(c).map_err(err)?;
+        if fd.is_none() {
+            return Err("no listener".into());
+        }
+        load_seccomp(c2).map(drop).map_err(err)
+    });
+    assert_eq!(status_field(&status, "Seccomp_filters"), "2");
+}

@@ -242,6 +242,11 @@ pub fn seccomp_set_mode_filter(prog: &[SockFilter], flags: u64) -> io::Result<Op
         )
     };
     let ret = cvt(ret)?;
+    if flags & seccomp_flag::TSYNC != 0 && flags & seccomp_flag::NEW_LISTENER == 0 && ret > 0 {
+        // TSYNC reports a thread it could not synchronise by returning its id; report it
+        // as ESRCH (what TSYNC_ESRCH makes the kernel say) without allocating.
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
     if flags & seccomp_flag::NEW_LISTENER != 0 {
         // SAFETY: with NEW_LISTENER the kernel returns a fresh file descriptor we now own.
         Ok(Some(unsafe { OwnedFd::from_raw_fd(ret as libc::c_int) }))
