@@ -270,3 +270,28 @@ fn parallel_operations_on_one_store() {
     let driver = StorageDriver::open(&store, None).unwrap();
     assert!(driver.list().unwrap().is_empty());
 }
+
+#[test]
+fn remove_while_busy_fails_and_keeps_the_data() {
+    let t = TestDir::new("busy");
+    let store = t.join("store");
+    let driver = StorageDriver::open(&store, Some(QuotaBackend::LoopImage)).unwrap();
+    driver.create("b", &layers(&t), Some(32 * MIB)).unwrap();
+    let merged = driver.mount("b").unwrap();
+    std::fs::write(merged.join("keep"), b"data").unwrap();
+    let busy = std::fs::File::open(merged.join("keep")).unwrap();
+    match driver.remove("b") {
+        Err(Error::Unmount { path, source }) => {
+            assert_eq!(path, merged);
+            assert_eq!(source.raw_os_error(), Some(libc::EBUSY));
+        }
+        other => panic!("expected a busy unmount, got {other:?}"),
+    }
+    // Nothing was deleted through the mount.
+    assert_eq!(std::fs::read(merged.join("keep")).unwrap(), b"data");
+    assert_eq!(driver.list().unwrap(), vec!["b".to_owned()]);
+    drop(busy);
+    driver.remove("b").unwrap();
+    assert!(!store.join("b").exists());
+    assert!(loops_under(&store).is_empty());
+}
