@@ -544,6 +544,11 @@ fn seccomp_notify_rejected_as_default_or_on_write_and_bad_arg_index_named() {
     .unwrap_err();
     assert!(e.to_string().contains("write"), "{e}");
     let e = compile_seccomp(&json(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","sendmsg"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("sendmsg"), "{e}");
+    let e = compile_seccomp(&json(
         r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":6,"value":1,"op":"SCMP_CMP_EQ"}]}]}"#,
     ))
     .unwrap_err();

@@ -12,7 +12,7 @@
 //! libseccomp does not know are skipped (a profile lists syscalls of many kernels and
 //! architectures); several conditions on the *same* argument become separate rules (OR),
 //! otherwise a rule's conditions are ANDed; NOTIFY is refused as the default action and on
-//! `write` (the child must still write to report the listener to its parent). With a
+//! `write` and `sendmsg` (the child still needs them to hand the listener to its parent). With a
 //! denying default action, syscalls newer than any the profile names return ENOSYS (the
 //! stub in `bpf`, as runc's patchbpf). A profile that would deny `execve` itself, so
 //! that the container could never start, is refused when compiled.
@@ -32,6 +32,11 @@ use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
 pub use names::{action, arch, filter_flag, operator};
 pub use notify::send_seccomp_fd;
 
+/// Syscalls the child makes after loading a notifying filter and before the agent has the
+/// listener: a notification there would never be answered. runc forbids `write` (its
+/// init reports the fd number with it); berth's init passes the fd with `sendmsg`.
+const NOTIFY_FORBIDDEN: [&str; 2] = ["write", "sendmsg"];
+
 /// Linux system calls take at most six arguments.
 const MAX_ARGS: usize = 6;
 
@@ -44,8 +49,10 @@ pub enum Error {
     },
     #[error("seccomp: SCMP_ACT_NOTIFY cannot be the default action")]
     NotifyDefault,
-    #[error("seccomp: SCMP_ACT_NOTIFY cannot be used for the write syscall")]
-    NotifyWrite,
+    #[error(
+        "seccomp: SCMP_ACT_NOTIFY cannot be used for the {0} syscall (the container's init needs it to hand the listener to the runtime)"
+    )]
+    NotifyForbidden(String),
     #[error("seccomp: empty syscall name in rule #{rule}")]
     EmptyName { rule: usize },
     #[error("seccomp: syscall {syscall}: argument index {index} is past the sixth argument")]
@@ -238,10 +245,16 @@ pub fn compile_seccomp(s: &LinuxSeccomp) -> Result<CompiledSeccomp, Error> {
     let notify = syscalls
         .iter()
         .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify);
-    if syscalls.iter().any(|r| {
-        r.action() == LinuxSeccompAction::ScmpActNotify && r.names().iter().any(|n| n == "write")
-    }) {
-        return Err(Error::NotifyWrite);
+    for r in syscalls {
+        if r.action() == LinuxSeccompAction::ScmpActNotify {
+            if let Some(n) = r
+                .names()
+                .iter()
+                .find(|n| NOTIFY_FORBIDDEN.contains(&n.as_str()))
+            {
+                return Err(Error::NotifyForbidden(n.clone()));
+            }
+        }
     }
 
     let mut ctx = ScmpFilterContext::new(default).map_err(|source| Error::NewFilter {
