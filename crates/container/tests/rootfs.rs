@@ -12,7 +12,11 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use berth_container::rootfs::{finalize, pivot, prepare, RootfsContext};
+use std::sync::Arc;
+
+use berth_container::rootfs::{
+    finalize, open_idmapped_mounts, pivot, prepare_with, IdmappedMounts, RootfsContext,
+};
 use berth_testkit::{require_root, unique, Bundle};
 use oci_spec::runtime::{Mount, Spec};
 use serde_json::json;
@@ -27,6 +31,8 @@ struct Opts {
     join_cgroups: Vec<PathBuf>,
     /// Unshare a user namespace (mapping only root to root) before the mount namespace.
     user_ns: bool,
+    /// Idmapped mounts made by the test process (the host side), for `prepare_with`.
+    idmapped: Option<Arc<IdmappedMounts>>,
 }
 
 struct Run {
@@ -106,7 +112,9 @@ fn run(bundle: &Bundle, spec: &Spec, opts: &Opts, script: &str) -> Run {
                 cgroup_ns: opts2.cgroup_ns,
                 no_pivot: opts2.no_pivot,
             };
-            let res = prepare(&ctx)
+            let none = IdmappedMounts::none();
+            let idmapped = opts2.idmapped.as_deref().unwrap_or(&none);
+            let res = prepare_with(&ctx, idmapped)
                 .and_then(|()| pivot(&ctx))
                 .and_then(|()| finalize(&ctx));
             if let Err(e) = res {
@@ -953,9 +961,9 @@ fn symlink_exchange_race_never_escapes() {
     );
 }
 
-#[test]
-fn user_namespace_binds_devices_and_falls_back_for_sysfs() {
-    let bundle = Bundle::busybox(&["sh"]);
+/// The default spec adjusted for a user namespace that maps only root and has no pid
+/// namespace: procfs is bind-mounted from the host and devpts gets no unmapped `gid=5`.
+fn userns_spec(bundle: &Bundle) -> Spec {
     let mut spec = bundle.spec().clone();
     let mounts: Vec<Mount> = spec
         .mounts()
@@ -963,10 +971,8 @@ fn user_namespace_binds_devices_and_falls_back_for_sysfs() {
         .unwrap()
         .into_iter()
         .map(|m| match m.typ().as_deref() {
-            // Without a pid namespace of its own the user namespace may not mount procfs.
             Some("proc") => mount(json!({"destination": "/proc", "type": "bind",
                                          "source": "/proc", "options": ["rbind"]})),
-            // gid=5 is not mapped in this user namespace.
             Some("devpts") => mount(json!({"destination": "/dev/pts", "type": "devpts",
                 "source": "devpts",
                 "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]})),
@@ -974,6 +980,15 @@ fn user_namespace_binds_devices_and_falls_back_for_sysfs() {
         })
         .collect();
     spec.set_mounts(Some(mounts));
+    spec
+}
+
+#[test]
+fn user_namespace_binds_devices_and_falls_back_for_sysfs() {
+    let bundle = Bundle::busybox(&["sh"]);
+    // sysfs cannot be mounted without a network namespace owned by the user namespace: the
+    // host's is bound instead.
+    let spec = userns_spec(&bundle);
     let opts = Opts {
         user_ns: true,
         in_user_ns: true,
@@ -1007,4 +1022,60 @@ fn user_namespace_binds_devices_and_falls_back_for_sysfs() {
         .split_whitespace()
         .collect();
     assert_eq!(map, ["0", "0", "1"], "ran inside the user namespace");
+}
+
+#[test]
+fn idmapped_mounts_premade_on_the_host_work_in_a_user_namespace() {
+    require_root();
+    let bundle = Bundle::busybox(&["sh"]);
+    let host_dir = bundle.path().join("owned-by-1000");
+    fs::create_dir_all(&host_dir).unwrap();
+    fs::write(host_dir.join("f"), "x").unwrap();
+    std::os::unix::fs::chown(host_dir.join("f"), Some(1000), Some(1000)).unwrap();
+    let mut spec = userns_spec(&bundle);
+    add_mounts(
+        &mut spec,
+        vec![
+            // On-disk 1000 is shown as 0, which the container's user namespace maps.
+            mount(
+                json!({"destination": "/mnt/id", "type": "bind", "source": host_dir,
+                "options": ["bind"],
+                "uidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}],
+                "gidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}]}),
+            ),
+            mount(
+                json!({"destination": "/mnt/plain", "type": "bind", "source": host_dir,
+                "options": ["bind"]}),
+            ),
+        ],
+    );
+    let premade = open_idmapped_mounts(&spec, bundle.path()).unwrap();
+    assert_eq!(premade.len(), 1);
+    let opts = Opts {
+        user_ns: true,
+        in_user_ns: true,
+        idmapped: Some(Arc::new(premade)),
+        ..Opts::default()
+    };
+    let out = run(
+        &bundle,
+        &spec,
+        &opts,
+        "stat -c %u:%g /mnt/id/f /mnt/plain/f",
+    );
+    assert_eq!(out.ok(), "0:0\n65534:65534\n");
+
+    // Made inside the user namespace, the idmapping is refused.
+    let opts = Opts {
+        user_ns: true,
+        in_user_ns: true,
+        ..Opts::default()
+    };
+    let out = run(&bundle, &spec, &opts, "echo reached");
+    assert_eq!(out.code, Some(SETUP_FAILED), "{}", out.stdout);
+    let err = out.setup_error().unwrap_or_default();
+    assert!(
+        err.starts_with("set mount attributes (idmap) on /mnt/id:"),
+        "{err}"
+    );
 }

@@ -13,6 +13,7 @@ mod cgroup;
 mod dest;
 mod devices;
 mod error;
+mod idmap;
 mod mask;
 mod mounts;
 mod options;
@@ -28,6 +29,7 @@ use berth_sys::mount as sm;
 pub use dest::clean_destination;
 pub use devices::{all_devices, default_devices, DeviceNode};
 pub use error::Error;
+pub use idmap::{open_idmapped_mounts, IdmappedMounts};
 pub use options::{parse_propagation, split_data, MountOptions, Propagation};
 
 use mounts::Entry;
@@ -88,10 +90,17 @@ fn propagation_of(ctx: &RootfsContext) -> Result<Propagation, Error> {
 }
 
 /// Everything before `pivot_root`: `/` to rslave (or `rootfsPropagation`), the rootfs's parent
-/// mount private and the rootfs bind-mounted onto itself, all `mounts` in order, `/dev`
-/// (devices and symlinks) unless `/dev` is a bind mount, and the console target if
-/// `process.terminal`.
+/// mount private if needed and the rootfs bind-mounted onto itself, all `mounts` in order,
+/// `/dev` (devices and symlinks) unless `/dev` is a bind mount, and the console target if
+/// `process.terminal`. Idmapped bind mounts are made here too, which needs privilege over
+/// their source: with a user namespace use [`prepare_with`].
 pub fn prepare(ctx: &RootfsContext) -> Result<(), Error> {
+    prepare_with(ctx, &IdmappedMounts::none())
+}
+
+/// [`prepare`], attaching the idmapped bind mounts that [`open_idmapped_mounts`] made on the
+/// host side instead of making them (required when the child is in a user namespace).
+pub fn prepare_with(ctx: &RootfsContext, idmapped: &IdmappedMounts) -> Result<(), Error> {
     let prop = propagation_of(ctx)?;
     sm::set_propagation_path(Path::new("/"), prop.kind, prop.recursive).map_err(|source| {
         Error::SetAttr {
@@ -107,8 +116,8 @@ pub fn prepare(ctx: &RootfsContext) -> Result<(), Error> {
         .iter()
         .map(Entry::new)
         .collect::<Result<Vec<_>, _>>()?;
-    for entry in &entries {
-        mounts::mount_entry(ctx, &root, entry)?;
+    for (index, entry) in entries.iter().enumerate() {
+        mounts::mount_entry(ctx, &root, entry, idmapped.get(index))?;
     }
     if ctx.sets_up_dev()? {
         devices::create_devices(ctx, &root)?;

@@ -8,13 +8,14 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use berth_sys::mount::{self as sm, attr, FsParam, IdMap, MountAttr};
+use berth_sys::mount::{self as sm, attr, FsParam, MountAttr};
 use berth_sys::path::NodeKind;
-use oci_spec::runtime::{LinuxIdMapping, Mount};
+use oci_spec::runtime::Mount;
 use rustix::fs::FileType;
 
 use super::cgroup;
 use super::dest::clean_destination;
+use super::idmap;
 use super::options::MountOptions;
 use super::resolve::Root;
 use super::{Error, RootfsContext};
@@ -110,11 +111,16 @@ fn check_proc_destination(entry: &Entry) -> Result<(), Error> {
     Err(Error::ProcDestination { dst: dst.clone() })
 }
 
-/// Performs one mount entry.
-pub fn mount_entry(ctx: &RootfsContext, root: &Root, entry: &Entry) -> Result<(), Error> {
+/// Performs one mount entry; `premade` is its detached bind made on the host side, if any.
+pub fn mount_entry(
+    ctx: &RootfsContext,
+    root: &Root,
+    entry: &Entry,
+    premade: Option<&(OwnedFd, NodeKind)>,
+) -> Result<(), Error> {
     check_proc_destination(entry)?;
     if entry.is_bind() {
-        return bind(ctx, root, entry);
+        return bind(ctx, root, entry, premade);
     }
     if entry.fstype == "cgroup" {
         return cgroup::mount_cgroup(ctx, root, entry);
@@ -196,7 +202,7 @@ pub fn new_fs(entry: &Entry, attrs: u64) -> Result<OwnedFd, Error> {
 }
 
 /// Host path of a bind source: relative sources are relative to the bundle.
-fn bind_source(ctx: &RootfsContext, entry: &Entry) -> Result<PathBuf, Error> {
+fn bind_source(bundle: &Path, entry: &Entry) -> Result<PathBuf, Error> {
     let src = entry
         .mount
         .source()
@@ -208,12 +214,15 @@ fn bind_source(ctx: &RootfsContext, entry: &Entry) -> Result<PathBuf, Error> {
     Ok(if src.is_absolute() {
         src.clone()
     } else {
-        ctx.bundle.join(src)
+        bundle.join(src)
     })
 }
 
-fn bind(ctx: &RootfsContext, root: &Root, entry: &Entry) -> Result<(), Error> {
-    let src = bind_source(ctx, entry)?;
+/// The detached, flagged (and idmapped) copy of a bind entry's source, and what kind of
+/// target it needs. Runs wherever the source is visible: in the container's child, or on the
+/// host side for idmapped mounts of a container with a user namespace.
+pub fn detached_bind(bundle: &Path, entry: &Entry) -> Result<(OwnedFd, NodeKind), Error> {
+    let src = bind_source(bundle, entry)?;
     let recursive = entry.opts.bind == Some(true);
     let src_fd = berth_sys::path::open_path(&src).map_err(|source| Error::Open {
         path: src.clone(),
@@ -228,11 +237,28 @@ fn bind(ctx: &RootfsContext, root: &Root, entry: &Entry) -> Result<(), Error> {
     } else {
         NodeKind::File
     };
-    let target = root.create(&entry.dst, kind)?;
     let mnt =
         sm::clone_tree(src_fd.as_fd(), Path::new(""), recursive).map_err(|e| entry.mount_err(e))?;
-    idmap(entry, mnt.as_fd())?;
+    idmap::apply(entry, mnt.as_fd())?;
     set_flags(entry, mnt.as_fd())?;
+    Ok((mnt, kind))
+}
+
+fn bind(
+    ctx: &RootfsContext,
+    root: &Root,
+    entry: &Entry,
+    premade: Option<&(OwnedFd, NodeKind)>,
+) -> Result<(), Error> {
+    let made;
+    let (mnt, kind) = match premade {
+        Some((fd, kind)) => (fd, *kind),
+        None => {
+            made = detached_bind(ctx.bundle, entry)?;
+            (&made.0, made.1)
+        }
+    };
+    let target = root.create(&entry.dst, kind)?;
     sm::attach(mnt.as_fd(), target.as_fd()).map_err(|e| entry.mount_err(e))?;
     apply_propagation(entry, mnt.as_fd())
 }
@@ -271,46 +297,4 @@ pub fn apply_propagation(entry: &Entry, mnt: BorrowedFd) -> Result<(), Error> {
         sm::set_attr(mnt, &a, p.recursive, None).map_err(|e| entry.attr_err("propagation", e))?;
     }
     Ok(())
-}
-
-fn to_maps(maps: &[LinuxIdMapping]) -> Vec<IdMap> {
-    maps.iter()
-        .map(|m| IdMap {
-            inside: m.container_id(),
-            outside: m.host_id(),
-            count: m.size(),
-        })
-        .collect()
-}
-
-/// Idmaps a detached bind mount when the entry has `uidMappings`/`gidMappings` (and
-/// `idmap`/`ridmap`, or neither: mappings alone mean `idmap`).
-fn idmap(entry: &Entry, mnt: BorrowedFd) -> Result<(), Error> {
-    let uids = entry.mount.uid_mappings().as_deref().unwrap_or_default();
-    let gids = entry.mount.gid_mappings().as_deref().unwrap_or_default();
-    if uids.is_empty() && gids.is_empty() {
-        if entry.opts.idmap.is_some() {
-            return Err(entry.attr_err(
-                "idmap",
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "idmap option without uidMappings/gidMappings",
-                ),
-            ));
-        }
-        return Ok(());
-    }
-    let userns = sm::userns_with_maps(&to_maps(uids), &to_maps(gids)).map_err(|source| {
-        Error::IdmapUserns {
-            dst: entry.dst.clone(),
-            source,
-        }
-    })?;
-    let recursive = entry.opts.idmap == Some(true);
-    let a = MountAttr {
-        set: attr::IDMAP,
-        clear: 0,
-        propagation: 0,
-    };
-    sm::set_attr(mnt, &a, recursive, Some(userns.as_fd())).map_err(|e| entry.attr_err("idmap", e))
 }
