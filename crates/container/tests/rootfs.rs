@@ -410,16 +410,18 @@ fn proc_mount_onto_symlink_is_refused() {
     let bundle = Bundle::busybox(&["sh"]);
     let rootfs = bundle.rootfs();
     fs::remove_dir(rootfs.join("proc")).unwrap();
-    symlink("/tmp", rootfs.join("proc")).unwrap();
+    symlink("/fake-proc", rootfs.join("proc")).unwrap();
     let spec = bundle.spec().clone();
     let out = run(&bundle, &spec, &Opts::default(), "echo reached");
     assert_eq!(out.code, Some(SETUP_FAILED), "{}", out.stdout);
-    let err = out.setup_error().unwrap_or_default();
-    assert!(
-        err.starts_with("resolve /proc in the rootfs:"),
+    assert_eq!(
+        out.setup_error(),
+        Some("resolve /proc in the rootfs: too many levels of symbolic links"),
         "{}",
         out.stderr
     );
+    // The symlink's target was not created either.
+    assert!(!rootfs.join("fake-proc").exists());
 }
 
 #[test]

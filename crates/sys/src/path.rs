@@ -253,6 +253,31 @@ pub fn create_in_root(
     }
 }
 
+/// Opens directory `path` below `root` refusing symlinks in every component, creating missing
+/// components with `mkdirat` (`dir_mode`). For targets that must be real directories of the
+/// root, such as `/proc` and `/sys`: a symlink there fails with `ELOOP`.
+pub fn create_dir_nofollow(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    dir_mode: u32,
+) -> io::Result<OwnedFd> {
+    let mut cur = open_in_root(root, Path::new("."), OFlags::PATH | OFlags::DIRECTORY)?;
+    for name in clamp_in_root(path) {
+        let flags = OFlags::PATH | OFlags::DIRECTORY;
+        cur = match open_beneath_nofollow(cur.as_fd(), &name, flags) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                match rfs::mkdirat(&cur, name.as_os_str(), Mode::from_raw_mode(dir_mode)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                open_beneath_nofollow(cur.as_fd(), &name, flags)?
+            }
+            other => other?,
+        };
+    }
+    Ok(cur)
+}
+
 /// `readlinkat(dir, name)`: `Some(target)` when `name` is a symlink, `None` when it is missing
 /// or not a symlink.
 fn read_link(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<OsString>> {

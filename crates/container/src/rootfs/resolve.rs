@@ -1,7 +1,7 @@
 //! The container's root directory as a descriptor, and safe lookups below it.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use berth_sys::path::{self as sp, NodeKind};
 use rustix::fs::OFlags;
@@ -55,21 +55,10 @@ impl Root {
         sp::create_in_root(self.fd(), path, kind, 0o755).map_err(|e| resolve_err(path, e))
     }
 
-    /// Opens `path` refusing symlinks in any component (for `/proc` and `/sys` targets,
-    /// which must be real directories of the rootfs), creating it as a directory if missing.
+    /// Opens or creates directory `path` refusing symlinks in any component (for `/proc` and
+    /// `/sys` targets, which must be real directories of the rootfs).
     pub fn mkdir_nofollow(&self, path: &Path) -> Result<OwnedFd, Error> {
-        let fd = self.mkdir_all(path)?;
-        let rel: PathBuf = path.components().skip(1).collect();
-        if rel.as_os_str().is_empty() {
-            return Ok(fd);
-        }
-        let mut cur = sp::open_in_root(self.fd(), Path::new("."), OFlags::PATH)
-            .map_err(|e| resolve_err(path, e))?;
-        for name in rel.iter() {
-            cur = sp::open_beneath_nofollow(cur.as_fd(), name, OFlags::PATH | OFlags::DIRECTORY)
-                .map_err(|e| resolve_err(path, e))?;
-        }
-        Ok(cur)
+        sp::create_dir_nofollow(self.fd(), path, 0o755).map_err(|e| resolve_err(path, e))
     }
 }
 
