@@ -40,6 +40,8 @@ pub struct DiskUsage {
 pub struct StorageDriver {
     layout: Layout,
     backend: QuotaBackend,
+    /// Host paths HostTree containers must not see; the store root always among them.
+    host_masks: Vec<PathBuf>,
 }
 
 impl StorageDriver {
@@ -83,7 +85,33 @@ impl StorageDriver {
             record::write(&record_path, &StoreRecord { backend })?;
             backend
         };
-        Ok(Self { layout, backend })
+        let host_masks = vec![layout.root().to_owned()];
+        Ok(Self {
+            layout,
+            backend,
+            host_masks,
+        })
+    }
+
+    /// Hide `paths` of the host (besides the store itself, always hidden) from HostTree
+    /// containers created from now on: directories appear empty, other files absent.
+    /// Symlinks in the paths are resolved now; paths that do not exist are ignored.
+    pub fn set_host_masks(&mut self, paths: &[PathBuf]) -> Result<(), Error> {
+        let mut masks = vec![self.root().to_owned()];
+        for path in paths {
+            match fs::canonicalize(path) {
+                Ok(resolved) => masks.push(resolved),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(Error::HostMask {
+                        path: path.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+        self.host_masks = masks;
+        Ok(())
     }
 
     pub fn backend(&self) -> QuotaBackend {
@@ -128,7 +156,14 @@ impl StorageDriver {
     }
 
     fn build(&self, id: &str, lower: &Lower, quota: Option<u64>) -> Result<Layer, Error> {
-        let disk = provision::provision(&self.layout, self.backend, id, quota, lower)?;
+        let disk = provision::provision(
+            &self.layout,
+            self.backend,
+            id,
+            quota,
+            lower,
+            &self.host_masks,
+        )?;
         let rec = ContainerRecord {
             id: id.to_owned(),
             lower: lower.clone(),

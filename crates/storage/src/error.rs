@@ -192,6 +192,12 @@ pub enum Error {
     #[error("lower layer {path} is not an absolute path")]
     LowerNotAbsolute { path: PathBuf },
 
+    #[error("make whiteout {path}: {source}")]
+    Whiteout { path: PathBuf, source: io::Error },
+
+    #[error("host path to hide {path}: {source}")]
+    HostMask { path: PathBuf, source: io::Error },
+
     #[error("sync file system of {path}: {source}")]
     Sync { path: PathBuf, source: io::Error },
 

@@ -1,7 +1,7 @@
 //! Making a container's quota'd file system with its overlay `upper` and `work` directories.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::backend::QuotaBackend;
 use crate::error::Error;
@@ -18,20 +18,21 @@ pub fn mkdir(path: &Path) -> Result<(), Error> {
 }
 
 /// Make `fs/`, `fs/upper` and `fs/work` for container `id` with the store's `backend`.
-/// HostTree containers get the store masked in their upper (see `hostmask`).
+/// HostTree containers get `host_masks` hidden through their upper (see `hostmask`).
 pub fn provision(
     layout: &Layout,
     backend: QuotaBackend,
     id: &str,
     quota: Option<u64>,
     lower: &Lower,
+    host_masks: &[PathBuf],
 ) -> Result<Disk, Error> {
     let fs_dir = layout.fs(id);
     let upper = layout.upper(id);
     let make_upper = |upper: &Path| {
         mkdir(upper)?;
         if *lower == Lower::HostTree {
-            hostmask::mask(upper, layout.root())?;
+            hostmask::mask(upper, host_masks)?;
         }
         Ok::<(), Error>(())
     };

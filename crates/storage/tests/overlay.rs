@@ -12,7 +12,17 @@ use common::*;
 fn host_tree_case(backend: QuotaBackend, quota: Option<u64>) {
     let t = TestDir::new("hosttree");
     let store = t.join("store");
-    let driver = StorageDriver::open(&store, Some(backend)).unwrap();
+    create_file(&t.join("secret-dir/key"), "secret");
+    create_file(&t.join("secret-file"), "secret");
+    create_file(&t.join("public"), "public");
+    let mut driver = StorageDriver::open(&store, Some(backend)).unwrap();
+    driver
+        .set_host_masks(&[
+            t.join("secret-dir"),
+            t.join("secret-file"),
+            t.join("absent"),
+        ])
+        .unwrap();
     driver.create("h", &Lower::HostTree, quota).unwrap();
     let merged = driver.mount("h").unwrap();
 
@@ -39,6 +49,17 @@ fn host_tree_case(backend: QuotaBackend, quota: Option<u64>) {
     let inside = merged.join(store.strip_prefix("/").unwrap());
     assert!(inside.is_dir(), "{}", inside.display());
     assert_eq!(std::fs::read_dir(&inside).unwrap().count(), 0);
+    // Paths the manager asked to hide: a directory is empty, a file absent.
+    let inside_t = merged.join(t.path.strip_prefix("/").unwrap());
+    assert!(inside_t.join("secret-dir").is_dir());
+    assert!(!inside_t.join("secret-dir/key").exists());
+    assert!(std::fs::symlink_metadata(inside_t.join("secret-file")).is_err());
+    assert_eq!(std::fs::read(inside_t.join("public")).unwrap(), b"public");
+    // Deleting and recreating a masked directory does not uncover it.
+    std::fs::remove_dir(inside_t.join("secret-dir")).unwrap();
+    std::fs::create_dir(inside_t.join("secret-dir")).unwrap();
+    assert!(!inside_t.join("secret-dir/key").exists());
+    assert!(t.join("secret-dir/key").exists());
     // The rest of the test directory is visible (only the store is masked), and the
     // directories leading to the mask keep the host's mode (/tmp stays 1777).
     assert!(merged.join(t.path.strip_prefix("/").unwrap()).is_dir());
