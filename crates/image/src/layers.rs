@@ -92,8 +92,8 @@ impl Store {
         fsutil::sync_file(&f, &meta_tmp)?;
         fsutil::sync_dir(tmp.path())?;
         let dest = self.layer_path(&meta.diff_id);
-        // A directory left by a crash between rename and nothing else cannot exist: the
-        // rename is the last step. A leftover without meta.json is stale; replace it.
+        // meta.json is written before the rename, so a directory here without it was not
+        // made by us (or was damaged): replace it.
         fsutil::remove_any(&dest)?;
         fsutil::rename(tmp.path(), &dest)?;
         tmp.keep();

@@ -219,3 +219,24 @@ fn later_entries_replace_earlier_ones() {
     assert_eq!(std::fs::read(d.join("x/f")).unwrap(), b"inside");
     assert_eq!(std::fs::read(d.join("y")).unwrap(), b"new");
 }
+
+#[test]
+fn only_user_xattrs_are_applied() {
+    let (_tmp, store) = store();
+    let l = Layer::new().dir("d/").file_xattrs(
+        "d/f",
+        b"f",
+        &[
+            ("user.berth", b"ok"),
+            ("trusted.overlay.redirect", b"/etc"),
+            ("trusted.overlay.opaque", b"y"),
+            ("security.capability", b"\x01\x00\x00\x02"),
+        ],
+    );
+    let id = load(&store, &image(&[&l]), None).unwrap();
+    let f = store.layer_dirs(&id).unwrap()[0].join("d/f");
+    assert_eq!(xattr(&f, "user.berth").as_deref(), Some(&b"ok"[..]));
+    assert_eq!(xattr(&f, "trusted.overlay.redirect"), None);
+    assert_eq!(xattr(&f, "trusted.overlay.opaque"), None);
+    assert_eq!(xattr(&f, "security.capability"), None);
+}

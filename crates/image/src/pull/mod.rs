@@ -5,6 +5,7 @@ mod platform;
 
 use std::net::IpAddr;
 
+use futures_util::{stream, StreamExt, TryStreamExt};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
@@ -21,6 +22,8 @@ use crate::reference;
 use crate::register::{parse_manifest, Registration};
 use crate::store::Store;
 use crate::{Digest, Error, ImageId};
+
+const PARALLEL_DOWNLOADS: usize = 4;
 
 const ACCEPTED: &[&str] = &[
     "application/vnd.oci.image.manifest.v1+json",
@@ -223,23 +226,21 @@ impl Store {
         };
         progress.resolved(&r.whole(), &manifest);
         let m = parse_manifest(&body, &manifest)?;
-        let config = m.config();
-        puller
-            .blob(
-                &Digest::parse(config.digest().as_ref())?,
-                config.size(),
-                config.media_type().as_ref(),
-            )
-            .await?;
-        for layer in m.layers() {
-            puller
-                .blob(
-                    &Digest::parse(layer.digest().as_ref())?,
-                    layer.size(),
-                    layer.media_type().as_ref(),
-                )
-                .await?;
+        let mut wanted = Vec::new();
+        for desc in std::iter::once(m.config()).chain(m.layers()) {
+            let digest = Digest::parse(desc.digest().as_ref())?;
+            wanted.push((digest, desc.size(), desc.media_type().to_string()));
         }
+        // Blobs download concurrently (each verified on its own); the lock is held
+        // throughout, so nobody else touches tmp/ or the blobs meanwhile.
+        let p = &puller;
+        stream::iter(wanted)
+            .map(|(digest, size, media_type)| async move {
+                p.blob(&digest, size, &media_type).await
+            })
+            .buffer_unordered(PARALLEL_DOWNLOADS)
+            .try_collect::<Vec<()>>()
+            .await?;
         let names = if r.digest().is_none() {
             vec![r.whole()]
         } else {
@@ -260,6 +261,21 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The manager spawns pulls on a multi-threaded runtime: the future must be Send.
+    /// (Checked at compile time; the body only builds the future.)
+    #[test]
+    fn pull_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let dir =
+            std::env::temp_dir().join(format!("berth-test-image-send-{}", std::process::id()));
+        let store = Store::open(&dir).unwrap();
+        let opts = PullOptions::default();
+        let fut = store.pull("busybox", &opts, &crate::NoProgress);
+        assert_send(&fut);
+        drop(fut);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn loopback_registries_are_recognised() {

@@ -78,6 +78,29 @@ impl Layer {
         self
     }
 
+    /// A regular file preceded by a PAX header carrying `SCHILY.xattr.<name>` records.
+    pub fn file_xattrs(mut self, name: &str, data: &[u8], xattrs: &[(&str, &[u8])]) -> Layer {
+        let mut b = tar::Builder::new(Vec::new());
+        let keys: Vec<_> = xattrs
+            .iter()
+            .map(|(k, v)| (format!("SCHILY.xattr.{k}"), *v))
+            .collect();
+        b.append_pax_extensions(keys.iter().map(|(k, v)| (k.as_str(), *v)))
+            .unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_path(name).unwrap();
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+        let mut bytes = b.into_inner().unwrap();
+        bytes.truncate(bytes.len() - 1024);
+        self.b.extend_from_slice(&bytes);
+        self
+    }
+
     pub fn dir(self, name: &str) -> Layer {
         self.raw(name, tar::EntryType::Directory, 0o755, "", b"")
     }
