@@ -880,6 +880,27 @@ fn mounts_below_proc_are_limited() {
     );
 }
 
+#[test]
+fn rootfs_symlinks_cannot_redirect_mounts_into_proc() {
+    let bundle = Bundle::busybox(&["sh"]);
+    let rootfs = bundle.rootfs();
+    fs::remove_dir(rootfs.join("run")).unwrap();
+    symlink("/proc/self", rootfs.join("run")).unwrap();
+    let mut spec = bundle.spec().clone();
+    add_mounts(
+        &mut spec,
+        vec![mount(
+            json!({"destination": "/run/attr", "type": "tmpfs", "source": "tmpfs"}),
+        )],
+    );
+    let out = run(&bundle, &spec, &Opts::default(), "echo reached");
+    assert_eq!(out.code, Some(SETUP_FAILED), "{}", out.stdout);
+    assert_eq!(
+        out.setup_error(),
+        Some("mount on /run/attr: only procfs may be mounted there")
+    );
+}
+
 /// A host directory made for one test, removed on drop.
 struct HostDir(PathBuf);
 

@@ -130,6 +130,15 @@ pub fn mount_point_of(path: &Path) -> io::Result<PathBuf> {
     Ok(PathBuf::from("/"))
 }
 
+/// The path the kernel reports for `fd` (`readlink /proc/self/fd/N`), as seen from the
+/// caller's root. Needs procfs at `/proc`.
+pub fn fd_path(fd: BorrowedFd<'_>) -> io::Result<PathBuf> {
+    use std::os::fd::AsRawFd;
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let target = rfs::readlinkat(rfs::CWD, link.as_str(), Vec::new())?;
+    Ok(PathBuf::from(OsStr::from_bytes(target.as_bytes())))
+}
+
 /// Makes `path` relative (drops a leading `/`), so it is interpreted below a directory fd.
 fn relative(path: &Path) -> PathBuf {
     let rel: PathBuf = path

@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use berth_sys::mount::{self as sm, attr, FsParam, MountAttr};
 
-use super::mounts::{apply_propagation, set_flags, Entry};
+use super::mounts::{apply_propagation, check_resolved_target, set_flags, Entry};
 use super::resolve::Root;
 use super::{Error, RootfsContext};
 
@@ -97,8 +97,9 @@ fn v1_params(name: &str) -> Vec<FsParam> {
 pub fn mount_cgroup(ctx: &RootfsContext, root: &Root, entry: &Entry) -> Result<(), Error> {
     let pure_v2 =
         !ctx.cgroup_paths.is_empty() && ctx.cgroup_paths.keys().all(|k| is_unified_key(k));
+    let target = root.mkdir_all(&entry.dst)?;
+    check_resolved_target(ctx, entry, target.as_fd())?;
     if pure_v2 {
-        let target = root.mkdir_all(&entry.dst)?;
         let (_, path) = ctx
             .cgroup_paths
             .iter()
@@ -106,7 +107,6 @@ pub fn mount_cgroup(ctx: &RootfsContext, root: &Root, entry: &Entry) -> Result<(
             .ok_or_else(|| entry.mount_err(std::io::Error::from_raw_os_error(libc::ENOENT)))?;
         return mount_hierarchy(ctx, entry, "unified", path, &target);
     }
-    let target = root.mkdir_all(&entry.dst)?;
     let tmpfs_attrs = entry.opts.fsmount_attrs() & !attr::RDONLY;
     let tmpfs = sm::new_mount(
         "tmpfs",

@@ -111,6 +111,40 @@ fn check_proc_destination(entry: &Entry) -> Result<(), Error> {
     Err(Error::ProcDestination { dst: dst.clone() })
 }
 
+/// Refuses a target that resolved onto procfs through rootfs symlinks (`/run -> /proc/self`
+/// with a mount at `/run/attr`) unless it really is one of [`PROC_ALLOWED`]: the lexical
+/// check alone cannot see where the rootfs's symlinks lead.
+pub fn check_resolved_target(
+    ctx: &RootfsContext,
+    entry: &Entry,
+    target: BorrowedFd,
+) -> Result<(), Error> {
+    if entry.fstype == "proc" {
+        return Ok(());
+    }
+    let magic = berth_sys::path::fs_magic(target).map_err(|source| Error::Statfs {
+        path: entry.dst.clone(),
+        source,
+    })?;
+    if magic != berth_sys::path::PROC_SUPER_MAGIC {
+        return Ok(());
+    }
+    let real = berth_sys::path::fd_path(target).map_err(|source| Error::Resolve {
+        path: entry.dst.clone(),
+        source,
+    })?;
+    let inside = real
+        .strip_prefix(ctx.rootfs)
+        .map(|p| Path::new("/").join(p))
+        .unwrap_or(real);
+    if PROC_ALLOWED.iter().any(|p| inside == Path::new(p)) {
+        return Ok(());
+    }
+    Err(Error::ProcDestination {
+        dst: entry.dst.clone(),
+    })
+}
+
 /// Performs one mount entry; `premade` is its detached bind made on the host side, if any.
 pub fn mount_entry(
     ctx: &RootfsContext,
@@ -132,6 +166,7 @@ pub fn mount_entry(
     } else {
         root.mkdir_all(&entry.dst)?
     };
+    check_resolved_target(ctx, entry, target.as_fd())?;
     let mut attrs = entry.opts.fsmount_attrs();
     if entry.is_dev_deferred_ro() {
         attrs &= !attr::RDONLY;
@@ -259,6 +294,7 @@ fn bind(
         }
     };
     let target = root.create(&entry.dst, kind)?;
+    check_resolved_target(ctx, entry, target.as_fd())?;
     sm::attach(mnt.as_fd(), target.as_fd()).map_err(|e| entry.mount_err(e))?;
     apply_propagation(entry, mnt.as_fd())
 }
