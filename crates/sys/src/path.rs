@@ -300,6 +300,37 @@ fn read_link(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<OsString>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// A scratch directory `berth-test-path-<pid>-<n>` under the temp dir, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new() -> Self {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static N: AtomicU32 = AtomicU32::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!(
+                "berth-test-path-{}-{n}-{:x}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0)
+            ));
+            std::fs::create_dir_all(dir.join("root")).unwrap();
+            Scratch(dir)
+        }
+        fn root(&self) -> PathBuf {
+            self.0.join("root")
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 
     #[test]
     fn clamp_keeps_dotdot_at_top() {
@@ -311,5 +342,78 @@ mod tests {
     fn relative_of_root_is_dot() {
         assert_eq!(relative(Path::new("/")), PathBuf::from("."));
         assert_eq!(relative(Path::new("/a/b")), PathBuf::from("a/b"));
+    }
+
+    #[test]
+    fn creates_missing_directories_and_files() {
+        let s = Scratch::new();
+        let root = open_dir(&s.root()).unwrap();
+        create_in_root(
+            root.as_fd(),
+            Path::new("/a/b/c"),
+            NodeKind::Directory,
+            0o755,
+        )
+        .unwrap();
+        assert!(s.root().join("a/b/c").is_dir());
+        create_in_root(root.as_fd(), Path::new("/x/y/file"), NodeKind::File, 0o755).unwrap();
+        let meta = std::fs::metadata(s.root().join("x/y/file")).unwrap();
+        assert!(meta.is_file() && meta.len() == 0);
+    }
+
+    #[test]
+    fn symlinks_out_of_the_root_are_clamped() {
+        let s = Scratch::new();
+        symlink("/", s.root().join("abs")).unwrap();
+        symlink("../../../../../..", s.root().join("rel")).unwrap();
+        std::fs::create_dir(s.0.join("outside")).unwrap();
+        let root = open_dir(&s.root()).unwrap();
+        for p in ["/abs/outside/new", "/rel/outside/new"] {
+            create_in_root(root.as_fd(), Path::new(p), NodeKind::Directory, 0o755).unwrap();
+        }
+        assert!(s.root().join("outside/new").is_dir());
+        assert!(!s.0.join("outside/new").exists(), "escaped the root");
+        let fd = open_in_root(root.as_fd(), Path::new("/rel/outside"), OFlags::PATH).unwrap();
+        let (ft, _) = file_type(fd.as_fd()).unwrap();
+        assert_eq!(ft, FileType::Directory);
+    }
+
+    #[test]
+    fn dangling_symlinks_are_created_inside() {
+        let s = Scratch::new();
+        symlink("/../../target/dir", s.root().join("dangling")).unwrap();
+        let root = open_dir(&s.root()).unwrap();
+        create_in_root(
+            root.as_fd(),
+            Path::new("/dangling/sub"),
+            NodeKind::File,
+            0o755,
+        )
+        .unwrap();
+        assert!(s.root().join("target/dir/sub").is_file());
+        assert!(!s.0.join("target").exists());
+    }
+
+    #[test]
+    fn symlink_loops_fail_with_eloop() {
+        let s = Scratch::new();
+        symlink("/b", s.root().join("a")).unwrap();
+        symlink("/a", s.root().join("b")).unwrap();
+        let root = open_dir(&s.root()).unwrap();
+        let err = create_in_root(root.as_fd(), Path::new("/a/x"), NodeKind::Directory, 0o755)
+            .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ELOOP), "{err}");
+    }
+
+    #[test]
+    fn nofollow_creation_refuses_symlinks() {
+        let s = Scratch::new();
+        symlink("/elsewhere", s.root().join("proc")).unwrap();
+        let root = open_dir(&s.root()).unwrap();
+        let err = create_dir_nofollow(root.as_fd(), Path::new("/proc"), 0o755).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ELOOP));
+        assert!(!s.root().join("elsewhere").exists());
+        create_dir_nofollow(root.as_fd(), Path::new("/sys/fs"), 0o755).unwrap();
+        assert!(s.root().join("sys/fs").is_dir());
     }
 }
