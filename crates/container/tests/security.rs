@@ -755,27 +755,53 @@ fn scheduler_batch_with_nice_reads_back_with_sched_getattr() {
 }
 
 #[test]
-fn scheduler_fifo_priority_reads_back_or_names_the_policy() {
+fn scheduler_fifo_priority_reads_back() {
     require_root();
     let s: Scheduler =
         json(r#"{"policy":"SCHED_FIFO","priority":3,"flags":["SCHED_RESET_ON_FORK"]}"#);
     let child = spawn_with(&[&bb(), "sleep", "30"], move || {
         scheduling::set_scheduler(&s).map_err(err)
-    });
-    match child {
-        Ok(child) => {
-            let attr = sys::sched_getattr(child.pid()).unwrap();
-            assert_eq!(attr.sched_policy, sys::sched::FIFO);
-            assert_eq!(attr.sched_priority, 3);
-            assert_eq!(attr.sched_flags & sys::sched::FLAG_RESET_ON_FORK, 1);
-        }
-        // A cgroup v1 cpu controller without an RT budget refuses SCHED_FIFO with EPERM;
-        // then the error must name the step and the policy.
-        Err(e) => assert!(
-            e.contains("SCHED_FIFO") && e.contains("sched_setattr"),
-            "{e}"
-        ),
-    }
+    })
+    .unwrap();
+    let attr = sys::sched_getattr(child.pid()).unwrap();
+    assert_eq!(attr.sched_policy, sys::sched::FIFO);
+    assert_eq!(attr.sched_priority, 3);
+    assert_eq!(attr.sched_flags & sys::sched::FLAG_RESET_ON_FORK, 1);
+}
+
+#[test]
+fn scheduler_deadline_parameters_read_back() {
+    require_root();
+    let s: Scheduler = json(
+        r#"{"policy":"SCHED_DEADLINE","runtime":1000000,"deadline":20000000,"period":30000000}"#,
+    );
+    let child = spawn_with(&[&bb(), "sleep", "30"], move || {
+        scheduling::set_scheduler(&s).map_err(err)
+    })
+    .unwrap();
+    let attr = sys::sched_getattr(child.pid()).unwrap();
+    assert_eq!(attr.sched_policy, sys::sched::DEADLINE);
+    assert_eq!(
+        (attr.sched_runtime, attr.sched_deadline, attr.sched_period),
+        (1_000_000, 20_000_000, 30_000_000)
+    );
+}
+
+#[test]
+fn scheduler_error_names_the_policy_and_step() {
+    require_root();
+    // SCHED_DEADLINE with runtime > deadline is refused by the kernel (EINVAL).
+    let s: Scheduler = json(
+        r#"{"policy":"SCHED_DEADLINE","runtime":3000000,"deadline":2000000,"period":4000000}"#,
+    );
+    let e = run_with(&["/bin/true"], move || {
+        scheduling::set_scheduler(&s).map_err(err)
+    })
+    .unwrap_err();
+    assert!(
+        e.contains("sched_setattr") && e.contains("SCHED_DEADLINE"),
+        "{e}"
+    );
 }
 
 #[test]
