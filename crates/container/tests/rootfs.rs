@@ -881,6 +881,49 @@ fn mounts_below_proc_are_limited() {
 }
 
 #[test]
+fn recursive_read_only_reaches_submounts() {
+    let bundle = Bundle::busybox(&["sh"]);
+    let rootfs = fs::canonicalize(bundle.rootfs()).unwrap();
+    fs::create_dir_all(rootfs.join("data/src/sub")).unwrap();
+    let src = rootfs.join("data/src");
+    let mut spec = bundle.spec().clone();
+    add_mounts(
+        &mut spec,
+        vec![
+            // A submount inside the later bind source (made in the child's namespace).
+            mount(json!({"destination": "/data/src/sub", "type": "tmpfs", "source": "tmpfs"})),
+            mount(
+                json!({"destination": "/mnt/rro", "type": "bind", "source": src,
+                         "options": ["rbind", "rro"]}),
+            ),
+            mount(
+                json!({"destination": "/mnt/ro", "type": "bind", "source": src,
+                         "options": ["rbind", "ro"]}),
+            ),
+        ],
+    );
+    let out = run(
+        &bundle,
+        &spec,
+        &Opts::default(),
+        "touch /mnt/rro/sub/x; touch /mnt/ro/top; touch /mnt/ro/sub/y && echo sub-writable; true",
+    );
+    let text = out.ok();
+    assert!(
+        text.contains("touch: /mnt/rro/sub/x: Read-only file system"),
+        "{text}"
+    );
+    assert!(
+        text.contains("touch: /mnt/ro/top: Read-only file system"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sub-writable"),
+        "plain ro is not recursive: {text}"
+    );
+}
+
+#[test]
 fn rootfs_symlinks_cannot_redirect_mounts_into_proc() {
     let bundle = Bundle::busybox(&["sh"]);
     let rootfs = bundle.rootfs();
