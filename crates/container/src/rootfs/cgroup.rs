@@ -13,7 +13,8 @@ use std::path::{Component, Path, PathBuf};
 
 use berth_sys::mount::{self as sm, attr, FsParam, MountAttr};
 
-use super::mounts::{apply_propagation, check_resolved_target, set_flags, Entry};
+use super::mounts::{apply_propagation, set_flags, Entry};
+use super::procguard::check_resolved_target;
 use super::resolve::Root;
 use super::{Error, RootfsContext};
 

@@ -18,6 +18,7 @@ mod mask;
 mod mounts;
 mod options;
 mod pivot;
+mod procguard;
 mod resolve;
 
 use std::collections::BTreeMap;
