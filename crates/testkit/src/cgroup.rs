@@ -17,12 +17,6 @@ pub(crate) struct CgroupMount {
     pub(crate) controllers: Vec<String>,
 }
 
-impl CgroupMount {
-    fn is_v1_controller(&self) -> bool {
-        !self.controllers.is_empty() && !self.controllers.iter().any(|c| c.starts_with("name="))
-    }
-}
-
 /// Mount options of a cgroup v1 super block that are not controllers.
 const NOT_CONTROLLERS: &[&str] = &[
     "rw",
@@ -80,7 +74,7 @@ fn cgroup_of(pid: u32, controllers: &[String]) -> Result<String, TestkitError> {
         let (_, Some(list), Some(cgroup)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
-        let mut listed: Vec<&str> = list.split(',').collect();
+        let mut listed: Vec<&str> = list.split(',').filter(|c| !c.is_empty()).collect();
         let mut wanted: Vec<&str> = controllers.iter().map(String::as_str).collect();
         listed.sort_unstable();
         wanted.sort_unstable();
@@ -95,13 +89,16 @@ fn cgroup_of(pid: u32, controllers: &[String]) -> Result<String, TestkitError> {
 }
 
 struct Entry {
+    /// The hierarchy's v1 controllers; empty for cgroup2.
+    controllers: Vec<String>,
     /// Our directory, `<mount>/<name>`.
     dir: PathBuf,
     /// Where the process was before: `<mount>/<its cgroup>`.
     original: PathBuf,
 }
 
-/// A fresh cgroup `/<berth-test-...>` under every mounted v1 controller, holding the given
+/// A fresh cgroup `/<berth-test-...>` under every mounted cgroup hierarchy (v1 controllers,
+/// named v1 hierarchies and a hybrid host's cgroup2 tree), holding the given
 /// process. On drop the processes in it are moved back to where that process came from and
 /// the directories (with any empty children a runtime left) are removed.
 pub struct TestCgroup {
@@ -124,10 +121,9 @@ impl TestCgroup {
             entries: Vec::new(),
         };
         // On error, `cgroup` drops here and undoes the hierarchies already done.
-        for mount in cgroup_mounts()
-            .into_iter()
-            .filter(CgroupMount::is_v1_controller)
-        {
+        // Every hierarchy, v1 controllers, named v1 (name=systemd) and the hybrid cgroup2 one:
+        // runtimes place containers in all of them.
+        for mount in cgroup_mounts() {
             let original = mount
                 .path
                 .join(cgroup_of(pid, &mount.controllers)?.trim_start_matches('/'));
@@ -137,6 +133,7 @@ impl TestCgroup {
                 source,
             })?;
             cgroup.entries.push(Entry {
+                controllers: mount.controllers.clone(),
                 dir: dir.clone(),
                 original,
             });
@@ -161,19 +158,26 @@ impl TestCgroup {
         self.pid
     }
 
-    /// Our directories, one per v1 hierarchy (`/sys/fs/cgroup/memory/berth-test-cg-...`, ...).
+    /// Our directories, one per hierarchy (`/sys/fs/cgroup/memory/berth-test-cg-...`, ...).
     pub fn dirs(&self) -> impl Iterator<Item = &Path> {
         self.entries.iter().map(|e| e.dir.as_path())
     }
 
-    /// Our directory under the hierarchy mounted at `/sys/fs/cgroup/<controller>` (or
-    /// whichever mount point holds that controller).
+    /// Our directory in the v1 hierarchy that holds `controller` (`memory`, `cpu`,
+    /// `name=systemd`, ...).
     pub fn dir(&self, controller: &str) -> Option<&Path> {
-        self.entries.iter().map(|e| e.dir.as_path()).find(|d| {
-            d.parent()
-                .and_then(Path::file_name)
-                .is_some_and(|n| n == controller)
-        })
+        self.entries
+            .iter()
+            .find(|e| e.controllers.iter().any(|c| c == controller))
+            .map(|e| e.dir.as_path())
+    }
+
+    /// Our directory in the cgroup2 hierarchy (on this hybrid host `/sys/fs/cgroup/unified`).
+    pub fn unified_dir(&self) -> Option<&Path> {
+        self.entries
+            .iter()
+            .find(|e| e.controllers.is_empty())
+            .map(|e| e.dir.as_path())
     }
 }
 
@@ -229,17 +233,17 @@ mod tests {
         let m = parse_mountinfo_line(v1).unwrap();
         assert_eq!(m.path, Path::new("/sys/fs/cgroup/cpu"));
         assert_eq!(m.controllers, ["cpu"]);
-        assert!(m.is_v1_controller());
         let both = "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct";
         assert_eq!(
             parse_mountinfo_line(both).unwrap().controllers,
             ["cpu", "cpuacct"]
         );
         let named = "40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd";
-        assert!(!parse_mountinfo_line(named).unwrap().is_v1_controller());
+        let named = parse_mountinfo_line(named).unwrap();
+        assert_eq!(named.controllers, ["name=systemd"]);
         let v2 = "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw";
         let m = parse_mountinfo_line(v2).unwrap();
-        assert!(m.controllers.is_empty() && !m.is_v1_controller());
+        assert!(m.controllers.is_empty());
         assert!(parse_mountinfo_line("23 1 0:5 / /proc rw - proc proc rw").is_none());
     }
 
@@ -255,7 +259,15 @@ mod tests {
 
         let cgroup = TestCgroup::for_process(pid).unwrap();
         let dirs: Vec<PathBuf> = cgroup.dirs().map(Path::to_path_buf).collect();
-        assert!(dirs.len() >= 5, "one dir per v1 controller: {dirs:?}");
+        assert!(dirs.len() >= 5, "one dir per hierarchy: {dirs:?}");
+        let unified = cgroup
+            .unified_dir()
+            .expect("the hybrid host's cgroup2 tree");
+        let procs = fs::read_to_string(unified.join("cgroup.procs")).unwrap();
+        assert!(
+            procs.lines().any(|l| l == pid.to_string()),
+            "unified: {procs}"
+        );
         let inside = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
         for controller in ["memory", "pids", "cpuset", "devices"] {
             let dir = cgroup.dir(controller).unwrap();

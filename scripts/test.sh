@@ -1,0 +1,46 @@
+#!/bin/bash
+# Set up the host (scripts/setup.sh), run every test of the workspace, print a plain summary.
+# Exits non-zero when any test fails or no test ran. Extra arguments go to cargo nextest
+# (e.g. `scripts/test.sh -p berth-testkit`; default --workspace).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="$HOME/.cargo/bin:/usr/local/bin:$PATH"
+cd "$ROOT"
+
+bash scripts/setup.sh
+
+log=$(mktemp /tmp/berth-test-log.XXXXXX)
+trap 'rm -f "$log"' EXIT
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(--workspace)
+
+# Sum the counts "<N> <word>" found in stdin, e.g. `count passed`.
+count() { { grep -oE "[0-9]+ ($1)" || true; } | awk '{ s += $1 } END { print s + 0 }'; }
+
+status=0
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --no-fail-fast "${args[@]}" 2>&1 | tee "$log" || status=$?
+    summary=$({ grep -E '^ *Summary \[' "$log" || true; } | tail -n1)
+    passed=$(count passed <<<"$summary")
+    failed=$(count 'failed|timed out' <<<"$summary")
+else
+    echo "test: cargo-nextest missing, falling back to cargo test (serial)"
+    cargo test --no-fail-fast "${args[@]}" -- --test-threads=1 2>&1 | tee "$log" || status=$?
+    results=$(grep -E '^test result: ' "$log" || true)
+    passed=$(count passed <<<"$results")
+    failed=$(count failed <<<"$results")
+fi
+passed=${passed:-0}
+failed=${failed:-0}
+
+echo
+echo "summary: $passed passed, $failed failed"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then
+    echo "berth tests: FAILED (exit $status)"
+    exit 1
+fi
+if [ "$passed" -eq 0 ]; then
+    echo "berth tests: no test ran"
+    exit 1
+fi
