@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use berth_testkit::{require_root, unique, Bundle, TestCgroup};
-use oci_spec::runtime::{LinuxMemory, LinuxResources};
+use oci_spec::runtime::LinuxMemory;
 
 fn runc(root: &Path) -> Command {
     let mut cmd = Command::new("/usr/sbin/runc");
@@ -37,10 +37,7 @@ fn busybox_bundle_runs_under_runc_in_the_test_cgroup() {
     linux.set_cgroups_path(Some(PathBuf::from(&relative)));
     let mut memory = LinuxMemory::default();
     memory.set_limit(Some(64 << 20));
-    let mut resources = linux
-        .resources()
-        .clone()
-        .unwrap_or_else(LinuxResources::default);
+    let mut resources = linux.resources().clone().unwrap_or_default();
     resources.set_memory(Some(memory));
     linux.set_resources(Some(resources));
     bundle.write().unwrap();
