@@ -573,6 +573,26 @@ fn idmapped_bind_mount_shifts_owners() {
     let (info, stat) = text.split_once("---\n").unwrap();
     assert!(mount_opts(mount_line(info, "/mnt/id")).contains(&"idmapped"));
     assert_eq!(stat.trim(), "100000:200000");
+
+    // Only one of the two mappings: refused with a clear message.
+    let mut spec = bundle.spec().clone();
+    add_mounts(
+        &mut spec,
+        vec![mount(
+            json!({"destination": "/mnt/id", "type": "bind", "source": host_dir,
+            "options": ["rbind", "idmap"],
+            "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}),
+        )],
+    );
+    let out = run(&bundle, &spec, &Opts::default(), "echo reached");
+    assert_eq!(out.code, Some(SETUP_FAILED), "{}", out.stdout);
+    assert_eq!(
+        out.setup_error(),
+        Some(
+            "set mount attributes (idmap) on /mnt/id: \
+             an idmapped mount needs both uidMappings and gidMappings"
+        )
+    );
 }
 
 #[test]

@@ -62,6 +62,15 @@ pub fn apply(entry: &Entry, mnt: BorrowedFd) -> Result<(), Error> {
         }
         return Ok(());
     }
+    if uids.is_empty() || gids.is_empty() {
+        return Err(entry.attr_err(
+            "idmap",
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "an idmapped mount needs both uidMappings and gidMappings",
+            ),
+        ));
+    }
     let userns = sm::userns_with_maps(&to_maps(uids), &to_maps(gids)).map_err(|source| {
         Error::IdmapUserns {
             dst: entry.dst.clone(),
