@@ -67,15 +67,31 @@ pub fn ext4(device: &Path, target: &Path) -> Result<(), Error> {
 }
 
 /// Unmount `path`; a path that is not mounted is not an error.
+///
+/// EBUSY is retried for a while: in a multi-threaded process, a child forked by another
+/// thread holds copies of our (close-on-exec) descriptors until it calls exec, which can
+/// keep a just-closed file on the mount open for a moment (containerd retries too).
 pub fn unmount_path(path: &Path) -> Result<(), Error> {
-    match unmount(path, UnmountFlags::NOFOLLOW) {
-        Ok(()) | Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOENT) => Ok(()),
-        Err(e) => Err(Error::Unmount {
-            path: path.to_owned(),
-            source: e.into(),
-        }),
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match unmount(path, UnmountFlags::NOFOLLOW) {
+            Ok(()) | Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOENT) => return Ok(()),
+            Err(rustix::io::Errno::BUSY) if attempts < UNMOUNT_ATTEMPTS => {
+                std::thread::sleep(UNMOUNT_RETRY_DELAY);
+            }
+            Err(e) => {
+                return Err(Error::Unmount {
+                    path: path.to_owned(),
+                    source: e.into(),
+                })
+            }
+        }
     }
 }
+
+const UNMOUNT_ATTEMPTS: u32 = 50;
+const UNMOUNT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Detach `path` from the tree even if busy (used by `repair` only).
 pub fn detach_path(path: &Path) -> Result<(), Error> {
