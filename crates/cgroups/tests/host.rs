@@ -394,3 +394,71 @@ fn unsupported_knobs_are_named() {
         .to_string()
         .contains("systemd cgroup driver is not supported yet"));
 }
+
+#[test]
+fn kill_all_keeps_a_paused_container_paused_except_for_sigkill() {
+    let cg = Cg::new("killpaused");
+    // The shell ignores nothing: SIGUSR1 would end it once delivered (after a thaw).
+    let p = Proc::start_in(&cg, "exec sleep 30");
+    sleep(Duration::from_millis(50));
+    cg.mgr.freeze().unwrap();
+    cg.mgr.kill_all(libc::SIGUSR1).unwrap();
+    assert!(
+        cg.mgr.is_frozen().unwrap(),
+        "an ordinary signal thawed the container"
+    );
+    assert_eq!(cg.mgr.pids().unwrap(), vec![p.pid()]);
+    cg.mgr.kill_all(libc::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !cg.mgr.pids().unwrap().is_empty() && Instant::now() < deadline {
+        sleep(Duration::from_millis(10));
+    }
+    assert!(
+        cg.mgr.pids().unwrap().is_empty(),
+        "SIGKILL did not end a paused container"
+    );
+}
+
+#[test]
+fn device_update_never_denies_a_kept_device() {
+    let cg = Cg::with("devupdate", &dev_rules(true));
+    // The child opens /dev/null in a tight loop (shell builtins only) while we update.
+    let mut p = Proc::start_in(
+        &cg,
+        "exec 2>&-; i=0; f=0; while [ $i -lt 100000 ]; do \
+         if ! true </dev/null; then f=$((f+1)); fi; i=$((i+1)); done; echo FAILS $f",
+    );
+    let zero = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(LinuxDeviceType::C)
+        .major(1i64)
+        .minor(5i64)
+        .access("r")
+        .build()
+        .unwrap();
+    let mut with_zero = dev_rules(true);
+    with_zero.devices_mut().as_mut().unwrap().push(zero);
+    let without_zero = dev_rules(true);
+    let mut updates = 0;
+    while cg.mgr.pids().unwrap().contains(&p.pid()) && updates < 20_000 {
+        let res = if updates % 2 == 0 {
+            &with_zero
+        } else {
+            &without_zero
+        };
+        cg.mgr.update(res).unwrap();
+        updates += 1;
+    }
+    if updates % 2 == 1 {
+        cg.mgr.update(&without_zero).unwrap();
+    }
+    assert_eq!(cg.read("devices", "devices.list"), "c 1:3 rw");
+    cg.mgr.update(&with_zero).unwrap();
+    assert_eq!(cg.read("devices", "devices.list"), "c 1:3 rw\nc 1:5 r");
+    let (_, out, _) = p.finish(Duration::from_secs(10));
+    assert_eq!(
+        out.trim(),
+        "FAILS 0",
+        "/dev/null was denied during {updates} updates"
+    );
+}

@@ -5,6 +5,7 @@
 //! configuration order, a later rule overriding an earlier one.
 
 pub mod bpf;
+pub mod v1_update;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
@@ -34,7 +35,7 @@ impl Access {
         mknod: true,
     };
 
-    fn parse(s: &str) -> Option<Access> {
+    pub(crate) fn parse(s: &str) -> Option<Access> {
         let mut a = Access {
             read: false,
             write: false,

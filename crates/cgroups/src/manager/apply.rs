@@ -26,7 +26,10 @@ pub(super) fn enable_all_controllers(dir: &Path) -> Result<(), Error> {
 impl Manager {
     /// Applies `res` at creation: writes only the files the configuration sets.
     pub fn apply(&self, res: &LinuxResources) -> Result<(), Error> {
-        let plan = resources::plan(res, &self.layout)?;
+        self.execute(&resources::plan(res, &self.layout)?)
+    }
+
+    fn execute(&self, plan: &resources::Plan) -> Result<(), Error> {
         if plan.writes.is_empty() && plan.v2_devices.is_none() {
             return Ok(());
         }
@@ -50,7 +53,31 @@ impl Manager {
                 self.check_usage_below(limit)?;
             }
         }
-        self.apply(res)
+        let mut plan = resources::plan(res, &self.layout)?;
+        if let Some(diff) = self.v1_device_transition(res)? {
+            plan.writes
+                .retain(|w| !(w.version == Version::V1 && w.controller == "devices"));
+            plan.writes.splice(0..0, diff);
+        }
+        self.execute(&plan)
+    }
+
+    /// On v1, the device writes that move the running container from its current rules to
+    /// the new ones without a deny-everything window (`None`: use the full rewrite).
+    fn v1_device_transition(&self, res: &LinuxResources) -> Result<Option<Vec<Write>>, Error> {
+        let (Some(devices), Some(dir)) = (res.devices(), self.v1.get("devices")) else {
+            return Ok(None);
+        };
+        let rules = devices
+            .iter()
+            .map(devices::Rule::from_oci)
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(target) = devices::v1_update::emulate(&rules) else {
+            return Ok(None);
+        };
+        let current = fsutil::read(&dir.join("devices.list"))?;
+        Ok(devices::v1_update::parse_list(&current)
+            .map(|current| devices::v1_update::transition(&current, &target)))
     }
 
     fn check_usage_below(&self, limit: i64) -> Result<(), Error> {

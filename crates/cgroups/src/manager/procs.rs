@@ -65,7 +65,8 @@ impl Manager {
 
     /// Sends `sig` to every process. SIGKILL goes through v2 cgroup.kill where the kernel
     /// has it (atomic, no fork race); otherwise the cgroup is frozen while the processes
-    /// are listed and signalled, so none can fork away meanwhile.
+    /// are listed and signalled, so none can fork away meanwhile, and thawed again unless
+    /// it was paused before (a paused container stays paused, except for SIGKILL).
     pub fn kill_all(&self, sig: i32) -> Result<(), Error> {
         if !(1..=crate::sys::signal::max_signal()).contains(&sig) {
             return Err(Error::InvalidSignal { signal: sig });
@@ -74,11 +75,19 @@ impl Manager {
             if let Some(dir) = self.v2_dir() {
                 let kill = dir.join("cgroup.kill");
                 if kill.exists() {
-                    return fsutil::write(&kill, "1");
+                    fsutil::write(&kill, "1")?;
+                    // On a hybrid host a v1-frozen task only dies once thawed.
+                    if self.v1_dir("freezer").is_some() && self.is_frozen()? {
+                        self.thaw()?;
+                    }
+                    return Ok(());
                 }
             }
         }
-        let frozen = self.freeze().is_ok();
+        // A paused container stays paused for ordinary signals; SIGKILL needs the thaw to
+        // take effect on v1.
+        let was_frozen = self.is_frozen().unwrap_or(false);
+        let froze = !was_frozen && self.freeze().is_ok();
         let result = self.pids().and_then(|pids| {
             // A pid <= 0 would address process groups or everything: never signal one.
             for pid in pids.into_iter().filter(|p| *p > 0) {
@@ -96,7 +105,7 @@ impl Manager {
             }
             Ok(())
         });
-        if frozen {
+        if froze || (was_frozen && sig == libc::SIGKILL) {
             self.thaw()?;
         }
         result

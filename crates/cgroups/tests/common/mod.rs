@@ -74,6 +74,7 @@ impl Cg {
 impl Drop for Cg {
     fn drop(&mut self) {
         let _ = self.mgr.kill_all(libc::SIGKILL);
+        let _ = self.mgr.thaw();
         let deadline = Instant::now() + Duration::from_secs(2);
         while self.mgr.pids().map(|p| !p.is_empty()).unwrap_or(false) && Instant::now() < deadline {
             sleep(Duration::from_millis(10));
