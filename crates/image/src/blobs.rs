@@ -45,21 +45,17 @@ impl Store {
         self.commit_blob(tmp, &file, digest, size, expected, what)
     }
 
-    /// Like [`Store::put_blob`] for a file already written in `tmp/` (the async pull path).
+    /// Like [`Store::put_blob`] for a file already written (and hashed while written) in
+    /// `tmp/` by the async pull path.
     pub(crate) fn put_downloaded_blob(
         &self,
         tmp: fsutil::TempPath,
+        file: &File,
+        (digest, size): (Digest, u64),
         expected: (&Digest, Option<u64>),
         what: &str,
     ) -> Result<(Digest, u64), Error> {
-        let mut file = fsutil::open(tmp.path())?;
-        let mut w = HashingWriter::new(io::sink());
-        io::copy(&mut file, &mut w).map_err(|source| Error::Read {
-            path: tmp.path().to_owned(),
-            source,
-        })?;
-        let (_, digest, size) = w.finish();
-        self.commit_blob(tmp, &file, digest, size, Some(expected), what)
+        self.commit_blob(tmp, file, digest, size, Some(expected), what)
     }
 
     pub(crate) fn put_blob_bytes(

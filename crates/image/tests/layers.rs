@@ -158,6 +158,12 @@ fn metadata_links_and_setid_stripping() {
     let wall = std::fs::metadata(d.join("bin/wall")).unwrap();
     assert_eq!(wall.permissions().mode() & 0o7777, 0o755, "setgid stripped");
     assert_eq!(su.mtime(), 1_700_000_000);
+    let bin = std::fs::metadata(d.join("bin")).unwrap();
+    assert_eq!(
+        bin.mtime(),
+        1_700_000_000,
+        "directory mtime survives its entries"
+    );
     assert_eq!(
         std::fs::metadata(d.join("bin/su2")).unwrap().ino(),
         su.ino(),

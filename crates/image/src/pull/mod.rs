@@ -16,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 pub(crate) use platform::select as select_platform;
 pub use platform::Platform;
 
+use crate::digest::HashingAsyncWriter;
 use crate::lock::WriterLock;
 use crate::progress::Progress;
 use crate::reference;
@@ -126,9 +127,10 @@ impl Puller<'_> {
             path: tmp.path().to_owned(),
             source,
         };
-        let mut file = tokio::fs::File::create(tmp.path())
+        let file = tokio::fs::File::create(tmp.path())
             .await
             .map_err(write_err)?;
+        let mut out = HashingAsyncWriter::new(file);
         let desc = OciDescriptor {
             media_type: media_type.to_owned(),
             digest: digest.to_string(),
@@ -136,14 +138,20 @@ impl Puller<'_> {
             ..Default::default()
         };
         self.client
-            .pull_blob(&self.reference, &desc, &mut file)
+            .pull_blob(&self.reference, &desc, &mut out)
             .await
             .map_err(|e| self.registry_error(e))?;
-        file.flush().await.map_err(write_err)?;
-        drop(file);
+        out.flush().await.map_err(write_err)?;
+        let (file, actual, len) = out.finish();
+        let file = file.into_std().await;
         // oci-client checks the digest too; the store checks again, with the size.
-        self.store
-            .put_downloaded_blob(tmp, (digest, Some(size)), &format!("blob {digest}"))?;
+        self.store.put_downloaded_blob(
+            tmp,
+            &file,
+            (actual, len),
+            (digest, Some(size)),
+            &format!("blob {digest}"),
+        )?;
         self.progress.blob_done(digest);
         Ok(())
     }

@@ -11,7 +11,7 @@ use rustix::fs::{
 use tar::EntryType;
 
 use super::fsops::{self, os, Existing};
-use super::path::{components, symlink_escapes};
+use super::path::{components, join, symlink_escapes};
 use super::UnpackOptions;
 use crate::Error;
 
@@ -105,6 +105,22 @@ fn set_fd_meta(fd: &OwnedFd, m: &Meta, entry: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Sets the recorded directory times, after the last entry. A directory replaced by a
+/// later entry is skipped.
+pub(super) fn set_dir_times(
+    root: &OwnedFd,
+    dir_times: &[(Vec<u8>, Timestamps)],
+) -> Result<(), Error> {
+    for (path, times) in dir_times {
+        let entry = String::from_utf8_lossy(path);
+        let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+        if let Ok(dir) = fsops::open_dir(root, &comps, &entry) {
+            futimens(&dir, times).map_err(|e| Error::entry_io(&entry, "set directory mtime", e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Applies one entry. `raw` is its name as stored in the tar, `entry` the same for errors.
 pub(super) fn apply<R: Read>(
     root: &OwnedFd,
@@ -112,6 +128,7 @@ pub(super) fn apply<R: Read>(
     raw: &[u8],
     entry: &str,
     opts: &UnpackOptions,
+    dir_times: &mut Vec<(Vec<u8>, Timestamps)>,
 ) -> Result<(), Error> {
     let kind = item.header().entry_type();
     if matches!(kind, EntryType::XGlobalHeader | EntryType::XHeader) {
@@ -171,7 +188,10 @@ pub(super) fn apply<R: Read>(
                     .map_err(|e| Error::entry_io(entry, "create directory", e))?;
             }
             let dir = fsops::open_dir(&parent, &[name], entry)?;
-            set_fd_meta(&dir, &m, entry)
+            set_fd_meta(&dir, &m, entry)?;
+            // Later entries change the directory's mtime: set it once all are written.
+            dir_times.push((join(&comps), m.times));
+            Ok(())
         }
         EntryType::Symlink => {
             let m = meta(item, entry, opts)?;

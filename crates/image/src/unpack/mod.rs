@@ -80,6 +80,7 @@ pub(crate) fn unpack(
     };
     let mut count = 0u64;
     let mut size = 0u64;
+    let mut dir_times = Vec::new();
     for item in archive.entries().map_err(tar_err)? {
         let mut item = item.map_err(tar_err)?;
         count += 1;
@@ -99,8 +100,9 @@ pub(crate) fn unpack(
                 });
             }
         }
-        entry::apply(&root, &mut item, &raw, &name, opts)?;
+        entry::apply(&root, &mut item, &raw, &name, opts, &mut dir_times)?;
     }
+    entry::set_dir_times(&root, &dir_times)?;
     let (diff_id, _) = archive.into_inner().finish().map_err(tar_err)?;
     // One syncfs instead of an fsync per file: measurably cheaper for layers with many
     // small files, and just as durable before the rename that publishes the layer.
