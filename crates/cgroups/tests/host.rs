@@ -462,3 +462,35 @@ fn device_update_never_denies_a_kept_device() {
         "/dev/null was denied during {updates} updates"
     );
 }
+
+#[test]
+fn rootless_ignores_permission_errors_only_without_resources() {
+    // A "hierarchy" where mkdir fails with EPERM (sysfs), as it would for a user without
+    // a delegated cgroup. Nothing can be created there, so nothing is left behind.
+    let mut v1 = std::collections::BTreeMap::new();
+    v1.insert(
+        "memory".to_string(),
+        berth_cgroups::mountinfo::Mount {
+            mountpoint: "/sys/kernel".into(),
+            root: "/".into(),
+        },
+    );
+    let mounts = berth_cgroups::Mounts { v1, v2: None };
+    let path = common::unique_path("rootless");
+
+    let strict = Manager::with_mounts(&mounts, Some(&path), "x", false, false).unwrap();
+    let e = strict.create().unwrap_err().to_string();
+    assert!(e.starts_with("mkdir /sys/kernel/berth-test-"), "{e}");
+
+    let rootless = Manager::with_mounts(&mounts, Some(&path), "x", false, true).unwrap();
+    assert!(rootless.is_rootless());
+    rootless.create().unwrap();
+    let p = Proc::spawn("exit 0");
+    rootless.add_process(p.pid()).unwrap();
+    rootless.apply(&LinuxResources::default()).unwrap();
+    assert!(
+        rootless.apply(&memory(64 << 20)).is_err(),
+        "a set limit must not be dropped"
+    );
+    rootless.destroy().unwrap();
+}
