@@ -37,8 +37,12 @@
 mod blkio;
 mod convert;
 mod cpu;
+mod hugetlb;
 mod memory;
-mod misc;
+mod network;
+mod pids;
+mod rdma;
+mod unified;
 
 use std::collections::BTreeSet;
 
@@ -180,24 +184,29 @@ pub fn plan(res: &LinuxResources, layout: &Layout) -> Result<Plan, Error> {
         cpu::plan(c, layout, w)?;
     }
     if let Some(p) = res.pids() {
-        misc::pids(p, layout, w)?;
+        pids::plan(p, layout, w)?;
     }
     if let Some(b) = res.block_io() {
         blkio::plan(b, layout, w)?;
     }
     if let Some(h) = res.hugepage_limits() {
-        misc::hugetlb(h, layout, w)?;
+        hugetlb::plan(h, layout, w)?;
     }
     if let Some(n) = res.network() {
-        misc::network(n, layout, w)?;
+        network::plan(n, layout, w)?;
     }
     if let Some(r) = res.rdma() {
-        misc::rdma(r, layout, w)?;
+        rdma::plan(r, layout, w)?;
     }
     if let Some(u) = res.unified() {
-        misc::unified(u, layout, w)?;
+        unified::plan(u, layout, w)?;
     }
     Ok(plan)
+}
+
+/// A name that cannot smuggle a second field or line into a cgroup file.
+fn plain_name(s: &str) -> bool {
+    !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]
