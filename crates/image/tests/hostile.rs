@@ -242,3 +242,32 @@ fn diff_id_mismatch_is_refused() {
     );
     assert_eq!(contents(&store), Vec::<String>::new());
 }
+
+#[test]
+fn malformed_or_redirected_whiteouts_are_refused() {
+    let (tmp, store) = store();
+    let err = refused(&tmp, &store, Layer::new().file(".wh...", b""), "..");
+    assert!(
+        matches!(
+            err,
+            Error::EntryPath {
+                reason: "malformed whiteout name",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let outside = tmp.path().join("victim-dir");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("victim"), b"keep").unwrap();
+    let layer = Layer::new()
+        .symlink("l", outside.to_str().unwrap())
+        .file("l/.wh.victim", b"")
+        .file("l/.wh..wh..opq", b"");
+    let err =
+        load(&store, &image(&[&layer]), Some("evil:1")).expect_err("whiteout through symlink");
+    assert!(matches!(err, Error::ThroughLink { .. }), "{err}");
+    assert_eq!(std::fs::read(outside.join("victim")).unwrap(), b"keep");
+    assert_eq!(contents(&store), Vec::<String>::new());
+}

@@ -35,7 +35,7 @@ impl Registry {
             .port();
         let addr = format!("127.0.0.1:{port}");
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: berth-test\n",
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: berth-test\n",
             dir.path().join("data").display()
         );
         if let Some((user, pass)) = auth {
@@ -57,7 +57,11 @@ impl Registry {
             .arg("serve")
             .arg(&cfg)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var_os("BERTH_TEST_REGISTRY_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("docker-registry is installed");
         let reg = Registry { child, dir, addr };
@@ -95,6 +99,23 @@ fn client() -> Client {
 }
 
 async fn push(client: &Client, reference: &str, img: &Built, auth: &RegistryAuth) -> String {
+    push_typed(
+        client,
+        reference,
+        img,
+        auth,
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+    .await
+}
+
+async fn push_typed(
+    client: &Client,
+    reference: &str,
+    img: &Built,
+    auth: &RegistryAuth,
+    content_type: &str,
+) -> String {
     let r: Reference = reference.parse().unwrap();
     client
         .store_auth_if_needed(r.resolve_registry(), auth)
@@ -110,13 +131,7 @@ async fn push(client: &Client, reference: &str, img: &Built, auth: &RegistryAuth
         .await
         .unwrap();
     client
-        .push_manifest_raw(
-            &r,
-            img.manifest.clone(),
-            "application/vnd.oci.image.manifest.v1+json"
-                .parse()
-                .unwrap(),
-        )
+        .push_manifest_raw(&r, img.manifest.clone(), content_type.parse().unwrap())
         .await
         .unwrap();
     img.manifest_digest()
@@ -341,4 +356,55 @@ async fn tampered_registry_blob_is_refused() {
     );
     assert!(contents(&store).is_empty(), "{:?}", contents(&store));
     assert!(store.resolve(&reference).is_err());
+}
+
+/// Docker Hub still serves docker schema 2 media types: manifest, config and layers.
+#[tokio::test]
+async fn pull_docker_schema2_media_types() {
+    let reg = Registry::start(None);
+    let layer = Layer::new().file("hub", b"docker");
+    let mut img = image(&[&layer]);
+    let manifest = String::from_utf8(img.manifest.clone())
+        .unwrap()
+        .replace(
+            "application/vnd.oci.image.manifest.v1+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .replace(
+            "application/vnd.oci.image.config.v1+json",
+            "application/vnd.docker.container.image.v1+json",
+        )
+        .replace(
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        );
+    img.manifest = manifest.into_bytes();
+    let reference = format!("{}/library/hub:latest", reg.addr);
+    push_typed(
+        &client(),
+        &reference,
+        &img,
+        &RegistryAuth::Anonymous,
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+    .await;
+    let (_d, store) = store();
+    let id = store
+        .pull(&reference, &PullOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(id, img.id());
+    let d = store.inspect(&reference).unwrap();
+    assert_eq!(
+        d.manifest_media_type,
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(
+        d.layers[0].media_type,
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    );
+    assert_eq!(
+        std::fs::read(store.layer_dirs(&id).unwrap()[0].join("hub")).unwrap(),
+        b"docker"
+    );
 }
