@@ -1107,3 +1107,32 @@ fn seccomp_filter_flags_reach_the_kernel() {
     });
     assert_eq!(status_field(&status, "Seccomp_filters"), "2");
 }
+
+#[test]
+fn seccomp_program_from_the_cache_is_enforced() {
+    require_root();
+    let cache = TempDir::new();
+    let dir = cache.join("cache");
+    let profile = deny_mkdir(Some(libc::ENOSPC as u32));
+    let first = security::seccomp::load_or_compile(&dir, &profile).unwrap();
+    let t = std::time::Instant::now();
+    let cached = security::seccomp::load_or_compile(&dir, &profile).unwrap();
+    let took = t.elapsed();
+    assert_eq!(cached.program(), first.program());
+    assert!(took < Duration::from_millis(50), "cache read took {took:?}");
+    let mut cached = Some(cached);
+    let target = cache.join("x");
+    let out = run_with(&[&bb(), "mkdir", target.to_str().unwrap()], move || {
+        set_no_new_privs().map_err(err)?;
+        load_seccomp(cached.take().ok_or("twice")?)
+            .map(drop)
+            .map_err(err)
+    })
+    .unwrap();
+    assert!(
+        stderr(&out).contains("No space left on device"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!target.exists());
+}

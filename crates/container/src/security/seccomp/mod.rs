@@ -18,6 +18,7 @@
 //! that the container could never start, is refused when compiled.
 
 pub mod bpf;
+pub mod cache;
 mod enosys;
 mod names;
 mod notify;
@@ -29,6 +30,7 @@ use berth_sys::process::{self as sys, seccomp_flag, SockFilter};
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
 
+pub use cache::load_or_compile;
 pub use names::{action, arch, filter_flag, operator};
 pub use notify::send_seccomp_fd;
 
@@ -95,6 +97,23 @@ pub enum Error {
     Listener {
         path: std::path::PathBuf,
         step: &'static str,
+        source: std::io::Error,
+    },
+    #[error("seccomp cache {path}: {reason}")]
+    CacheDir {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("seccomp cache: encode the profile: {0}")]
+    CacheKey(serde_json::Error),
+    #[error("seccomp cache: read {path}: {source}")]
+    CacheRead {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("seccomp cache: write {path}: {source}")]
+    CacheWrite {
+        path: std::path::PathBuf,
         source: std::io::Error,
     },
     #[error("seccomp listener {path}: encode state: {source}")]
