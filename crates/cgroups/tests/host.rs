@@ -494,3 +494,49 @@ fn rootless_ignores_permission_errors_only_without_resources() {
     );
     rootless.destroy().unwrap();
 }
+
+#[test]
+fn runc_default_devices_are_usable_and_others_are_not() {
+    let mut rules = vec![LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()
+        .unwrap()];
+    rules.extend(berth_cgroups::devices::default_allowed());
+    let res = LinuxResourcesBuilder::default()
+        .devices(rules)
+        .build()
+        .unwrap();
+    let cg = Cg::with("devdefault", &res);
+    // A node for /dev/kmsg (c 1:11, not in the default list), made for the test.
+    let node =
+        NodeGuard(std::env::temp_dir().join(format!("berth-test-{}-kmsg", std::process::id())));
+    let made = std::process::Command::new("mknod")
+        .arg(&node.0)
+        .args(["c", "1", "11"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut p = Proc::start_in(
+        &cg,
+        &format!(
+            "head -c1 /dev/zero >/dev/null && head -c1 /dev/urandom >/dev/null && echo DEFAULTS; \
+             head -c1 {} 2>&1 >/dev/null",
+            node.0.display()
+        ),
+    );
+    let (_, out, err) = p.finish(Duration::from_secs(5));
+    assert!(out.starts_with("DEFAULTS\n"), "{out} {err}");
+    assert!(
+        out.contains("kmsg' for reading: Operation not permitted"),
+        "{out}"
+    );
+}
+
+struct NodeGuard(std::path::PathBuf);
+
+impl Drop for NodeGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

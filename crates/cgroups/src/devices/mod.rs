@@ -5,9 +5,12 @@
 //! configuration order, a later rule overriding an earlier one.
 
 pub mod bpf;
+mod defaults;
 pub mod v1_update;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+
+pub use defaults::default_allowed;
 
 use crate::resources::{Version, Write};
 use crate::Error;
@@ -168,31 +171,6 @@ pub fn v1_writes(rules: &[Rule]) -> Vec<Write> {
     w
 }
 
-/// The devices runc allows by default in every container (null, zero, full, random,
-/// urandom, tty, console, ptmx, /dev/pts/*, tun). Callers append these to the config's rules
-/// when they want runc's behaviour; `apply` itself writes only what it is given.
-pub fn default_allowed() -> Vec<Rule> {
-    let c = |major: Option<u32>, minor: Option<u32>| Rule {
-        allow: true,
-        kind: Kind::Char,
-        major,
-        minor,
-        access: Access::ALL,
-    };
-    vec![
-        c(Some(1), Some(3)),    // /dev/null
-        c(Some(1), Some(5)),    // /dev/zero
-        c(Some(1), Some(7)),    // /dev/full
-        c(Some(1), Some(8)),    // /dev/random
-        c(Some(1), Some(9)),    // /dev/urandom
-        c(Some(5), Some(0)),    // /dev/tty
-        c(Some(5), Some(1)),    // /dev/console
-        c(Some(5), Some(2)),    // /dev/ptmx
-        c(Some(136), None),     // /dev/pts/*
-        c(Some(10), Some(200)), // /dev/net/tun
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +216,11 @@ mod tests {
 
     #[test]
     fn v1_writes_start_with_deny_all() {
-        let rules = default_allowed();
+        let rules: Vec<Rule> = default_allowed()
+            .iter()
+            .map(Rule::from_oci)
+            .collect::<Result<_, _>>()
+            .unwrap();
         let w = v1_writes(&rules[..2]);
         assert_eq!(w[0].file, "devices.deny");
         assert_eq!(w[0].value, "a");
