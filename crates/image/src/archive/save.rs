@@ -103,11 +103,12 @@ impl Store {
             for l in &rec.layers {
                 w.add_blob(self, &l.blob)?;
             }
+            let manifest_size = self.blob_size(&rec.manifest)?;
             let desc = |ann: Option<serde_json::Value>| {
                 let mut d = json!({
                     "mediaType": rec.manifest_media_type,
                     "digest": rec.manifest.as_str(),
-                    "size": self.blob_size(&rec.manifest).unwrap_or(0),
+                    "size": manifest_size,
                 });
                 if let Some(a) = ann {
                     d["annotations"] = a;

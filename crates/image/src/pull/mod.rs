@@ -159,13 +159,11 @@ impl Puller<'_> {
 
 impl Store {
     /// Pulls `reference` (e.g. `busybox`, `127.0.0.1:5000/app:1`, `repo@sha256:...`).
-    /// Credentials come from the docker config ([`DOCKER_CONFIG`] or `~/.docker`), bearer
+    /// Credentials come from the docker config (`$DOCKER_CONFIG` or `~/.docker`), bearer
     /// tokens are fetched by oci-client. A multi-arch index is resolved to `opts.platform`
     /// or the host's. Every blob is verified against its digest before it is stored, every
     /// layer against its diff-id when unpacked. Blocking disk work (unpacking) runs on the
     /// calling task.
-    ///
-    /// [`DOCKER_CONFIG`]: https://docs.docker.com/reference/cli/docker/#environment-variables
     pub async fn pull(
         &self,
         reference: &str,
