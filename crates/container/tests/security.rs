@@ -1136,3 +1136,41 @@ fn seccomp_program_from_the_cache_is_enforced() {
     );
     assert!(!target.exists());
 }
+
+#[test]
+fn finalize_refuses_an_early_filter_that_would_block_the_user_switch() {
+    require_root();
+    let profile: LinuxSeccomp = json(
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["setresuid","setuid"],"action":"SCMP_ACT_KILL_PROCESS"}]}"#,
+    );
+    // Without noNewPrivileges the filter would be loaded before setresuid: refused, and
+    // nothing is loaded.
+    let mut compiled = Some(compile_seccomp(&profile).unwrap());
+    let p = no_privs(&json(r#"{"uid":1000,"gid":1000}"#), None, false);
+    let e = run_with(&["/bin/true"], move || {
+        let r = finalize_process(&p, compiled.take(), |_| Ok(()));
+        let status = std::fs::read_to_string("/proc/self/status").map_err(err)?;
+        Err(format!(
+            "{} / {}",
+            r.err().map(|e| e.to_string()).unwrap_or_default(),
+            status_field(&status, "Seccomp")
+        ))
+    })
+    .unwrap_err();
+    assert!(
+        e.contains("setresuid") && e.contains("SCMP_ACT_KILL_PROCESS") && e.ends_with("/ 0"),
+        "{e}"
+    );
+
+    // With noNewPrivileges the same filter comes after the switch: fine.
+    let mut compiled = Some(compile_seccomp(&profile).unwrap());
+    let p = no_privs(&json(r#"{"uid":1000,"gid":1000}"#), None, true);
+    let status = cat_status(move || {
+        let f = finalize_process(&p, compiled.take(), |_| Ok(())).map_err(err)?;
+        load_seccomp(f.late_seccomp.ok_or("no late filter")?)
+            .map(drop)
+            .map_err(err)
+    });
+    assert_eq!(status_field(&status, "Uid"), "1000\t1000\t1000\t1000");
+    assert_eq!(status_field(&status, "Seccomp"), "2");
+}

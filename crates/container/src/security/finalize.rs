@@ -25,6 +25,21 @@ use oci_spec::runtime::{
 use super::{capabilities, load_seccomp, no_new_privs, CompiledSeccomp, Error};
 use crate::process::{identity, rlimits, scheduling};
 
+/// Syscalls made between an early seccomp load (without `no_new_privs`) and the end of
+/// `finalize_process`, whatever the configuration (setgroups is left out: it is skipped
+/// in a user namespace that denies it).
+const AFTER_EARLY_LOAD: &[&str] = &[
+    "setresgid",
+    "prctl",
+    "setresuid",
+    "capget",
+    "capset",
+    "umask",
+];
+const EARLY_LOAD_REASON: &str = "after the filter is loaded: without noNewPrivileges the \
+     filter must be loaded before the user switch and capability drop (as in runc); allow \
+     it or set noNewPrivileges";
+
 /// What `finalize_process` applies, borrowed from the OCI config.
 #[derive(Clone, Copy, Debug)]
 pub struct ProcessSecurity<'a> {
@@ -98,6 +113,7 @@ pub fn finalize_process(
     }
     let late_seccomp = match seccomp {
         Some(c) if !p.no_new_privileges => {
+            c.check_allows(AFTER_EARLY_LOAD, EARLY_LOAD_REASON)?;
             if let Some(fd) = load_seccomp(c)? {
                 send_listener(fd).map_err(Error::SendListener)?;
             }

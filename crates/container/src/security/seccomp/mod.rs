@@ -79,6 +79,12 @@ pub enum Error {
         "seccomp: the profile answers execve with {action}: the container process could never start"
     )]
     DeniesExecve { action: String },
+    #[error("seccomp: the profile answers {syscall} with {action}, but it is needed {when}")]
+    DeniesNeeded {
+        syscall: String,
+        action: String,
+        when: &'static str,
+    },
     #[error("seccomp: create memfd for the BPF program: {0}")]
     Memfd(std::io::Error),
     #[error("seccomp: export BPF program: {0}")]
@@ -161,19 +167,39 @@ impl CompiledSeccomp {
         bpf::evaluate(&self.program, &data)
     }
 
-    /// Refuse a filter that kills, traps or fails `execve` (checked with zero arguments).
-    fn check_execve(&self) -> Result<(), Error> {
-        let Some(v) = self.verdict("execve", [0; 6]) else {
-            return Ok(());
-        };
-        let action = match v & bpf::RET_ACTION_FULL {
+    /// The action name if the filter kills, traps or fails `syscall` (with zero arguments).
+    fn denial(&self, syscall: &str) -> Option<String> {
+        let v = self.verdict(syscall, [0; 6])?;
+        Some(match v & bpf::RET_ACTION_FULL {
             0x8000_0000 => "SCMP_ACT_KILL_PROCESS".to_string(),
             0x0000_0000 => "SCMP_ACT_KILL_THREAD".to_string(),
             0x0003_0000 => "SCMP_ACT_TRAP".to_string(),
             0x0005_0000 => format!("SCMP_ACT_ERRNO({})", v & 0xffff),
-            _ => return Ok(()),
-        };
-        Err(Error::DeniesExecve { action })
+            _ => return None,
+        })
+    }
+
+    /// Refuse a filter that kills, traps or fails `execve` (checked with zero arguments).
+    fn check_execve(&self) -> Result<(), Error> {
+        match self.denial("execve") {
+            Some(action) => Err(Error::DeniesExecve { action }),
+            None => Ok(()),
+        }
+    }
+
+    /// Check that the filter lets through `syscalls`, which the caller makes after loading
+    /// it (checked with zero arguments); the error names the first one it would deny.
+    pub fn check_allows(&self, syscalls: &[&str], when: &'static str) -> Result<(), Error> {
+        for name in syscalls {
+            if let Some(action) = self.denial(name) {
+                return Err(Error::DeniesNeeded {
+                    syscall: name.to_string(),
+                    action,
+                    when,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
