@@ -14,7 +14,9 @@
 //!    with `load_seccomp(finalized.late_seccomp)`; then `execve`.
 //!
 //! A filter loaded at 3 also sees the syscalls of 4–7 (setgroups, setresuid, capset,
-//! prctl, the start wait, execve), as with runc.
+//! prctl, the start wait, execve), as with runc; unlike runc, a filter that would kill or
+//! fail those of 4–5 is refused before it is loaded, naming the syscall, instead of the
+//! init dying half-way. Every filter is refused at compile time if it denies `execve`.
 
 use std::os::fd::OwnedFd;
 
