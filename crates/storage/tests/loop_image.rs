@@ -295,3 +295,68 @@ fn remove_while_busy_fails_and_keeps_the_data() {
     assert!(!store.join("b").exists());
     assert!(loops_under(&store).is_empty());
 }
+
+/// Kills the child on drop.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A process in a private copy of our mount namespace (as a starting container is): it
+/// keeps the container's file systems alive after we unmount ours.
+fn namespace_holding(path: &std::path::Path) -> Child {
+    let child = Child(
+        std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sleep", "60"])
+            .spawn()
+            .unwrap(),
+    );
+    let mountinfo = format!("/proc/{}/mountinfo", child.0.id());
+    let start = std::time::Instant::now();
+    loop {
+        let ours = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+        let theirs = std::fs::read_link(format!("/proc/{}/ns/mnt", child.0.id())).unwrap();
+        let text = std::fs::read_to_string(&mountinfo).unwrap_or_default();
+        if ours != theirs && text.contains(path.to_str().unwrap()) {
+            return child;
+        }
+        assert!(start.elapsed().as_secs() < 10, "unshare did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn file_system_alive_in_another_namespace_is_reused_not_doubled() {
+    let t = TestDir::new("otherns");
+    let store = t.join("store");
+    let driver = StorageDriver::open(&store, Some(QuotaBackend::LoopImage)).unwrap();
+    driver.create("c", &layers(&t), Some(64 * MIB)).unwrap();
+    let merged = driver.mount("c").unwrap();
+    write_file(&merged.join("before"), 8 * MIB).unwrap();
+    let holder = namespace_holding(&merged);
+
+    driver.unmount("c").unwrap();
+    assert!(mount_line(&merged).is_none());
+    // The file system lives on in the other namespace, on its loop device.
+    let loops = loops_under(&store);
+    assert_eq!(loops.len(), 1);
+    // Usage and resize work on the live file system (its superblock on disk is stale).
+    let usage = driver.usage("c").unwrap();
+    assert!(usage.used >= 8 * MIB, "{}", usage.used);
+    driver.resize("c", 96 * MIB).unwrap();
+    // Mounting again uses the same loop device: one ext4 instance on the image.
+    let merged = driver.mount("c").unwrap();
+    assert_eq!(loops_under(&store), loops);
+    assert!(merged.join("before").exists());
+    write_file(&merged.join("after"), 80 * MIB).unwrap();
+    let err = write_file(&merged.join("more"), 16 * MIB).unwrap_err();
+    assert!(is_full(&err), "{err}");
+
+    drop(holder);
+    driver.remove("c").unwrap();
+    assert!(loops_under(&store).is_empty());
+}
