@@ -1174,3 +1174,106 @@ fn finalize_refuses_an_early_filter_that_would_block_the_user_switch() {
     assert_eq!(status_field(&status, "Uid"), "1000\t1000\t1000\t1000");
     assert_eq!(status_field(&status, "Seccomp"), "2");
 }
+
+/// A profile shaped like Docker's default: EPERM by default, the usual allow list, clone
+/// restricted by flags, clone3 answered with ENOSYS (so libc falls back to clone).
+fn docker_like_profile() -> LinuxSeccomp {
+    const ALLOW: &str = "accept accept4 access adjtimex alarm bind brk capget capset chdir chmod \
+        chown clock_adjtime clock_getres clock_gettime clock_nanosleep close close_range connect \
+        copy_file_range creat dup dup2 dup3 epoll_create epoll_create1 epoll_ctl epoll_pwait \
+        epoll_pwait2 epoll_wait eventfd eventfd2 execve execveat exit exit_group faccessat \
+        faccessat2 fadvise64 fallocate fchdir fchmod fchmodat fchown fchownat fcntl fdatasync \
+        fgetxattr flistxattr flock fork fremovexattr fsetxattr fstat fstatfs fsync ftruncate \
+        futex futex_waitv getcpu getcwd getdents getdents64 getegid geteuid getgid getgroups \
+        getitimer getpeername getpgid getpgrp getpid getppid getpriority getrandom getresgid \
+        getresuid getrlimit get_robust_list getrusage getsid getsockname getsockopt gettid \
+        gettimeofday getuid getxattr inotify_add_watch inotify_init inotify_init1 \
+        inotify_rm_watch ioctl ioprio_get ioprio_set kill lchown lgetxattr link linkat listen \
+        listxattr llistxattr lremovexattr lseek lsetxattr lstat madvise membarrier memfd_create \
+        mincore mkdir mkdirat mknod mknodat mlock mlock2 mlockall mmap mprotect mremap msync \
+        munlock munlockall munmap nanosleep newfstatat open openat openat2 pause pidfd_open \
+        pidfd_send_signal pipe pipe2 poll ppoll prctl pread64 preadv preadv2 prlimit64 pselect6 \
+        pwrite64 pwritev pwritev2 read readahead readlink readlinkat readv recvfrom recvmmsg \
+        recvmsg rename renameat renameat2 restart_syscall rmdir rseq rt_sigaction rt_sigpending \
+        rt_sigprocmask rt_sigqueueinfo rt_sigreturn rt_sigsuspend rt_sigtimedwait \
+        rt_tgsigqueueinfo sched_getaffinity sched_getattr sched_getparam sched_get_priority_max \
+        sched_get_priority_min sched_getscheduler sched_setaffinity sched_setattr \
+        sched_setparam sched_setscheduler sched_yield seccomp select semctl semget semop \
+        sendfile sendmmsg sendmsg sendto setfsgid setfsuid setgid setgroups setitimer setpgid \
+        setpriority setregid setresgid setresuid setreuid setrlimit set_robust_list setsid \
+        setsockopt set_tid_address setuid setxattr shmat shmctl shmdt shmget shutdown \
+        sigaltstack signalfd signalfd4 socketpair splice stat statfs statx symlink symlinkat \
+        sync sync_file_range syncfs sysinfo tee tgkill time timer_create timer_delete \
+        timer_getoverrun timer_gettime timer_settime timerfd_create timerfd_gettime \
+        timerfd_settime times tkill truncate umask uname unlink unlinkat utime utimensat utimes \
+        vfork vmsplice wait4 waitid write writev arch_prctl socket";
+    let names: Vec<&str> = ALLOW.split_whitespace().collect();
+    serde_json::from_value(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": 1,
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": names, "action": "SCMP_ACT_ALLOW"},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 2114060288u64, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS}
+        ]
+    }))
+    .unwrap()
+}
+
+#[test]
+fn docker_like_profile_lets_the_process_start_and_run_with_and_without_nnp() {
+    require_root();
+    let docker_caps = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+    ];
+    let caps = caps_json(&docker_caps, &docker_caps, &docker_caps, &[], &[]);
+    for (user, nnp) in [
+        (r#"{"uid":0,"gid":0}"#, false),
+        (r#"{"uid":1000,"gid":1000,"additionalGids":[100]}"#, false),
+        (r#"{"uid":1000,"gid":1000}"#, true),
+    ] {
+        let mut compiled = Some(compile_seccomp(&docker_like_profile()).unwrap());
+        let p = no_privs(&json(user), Some(&caps), nnp);
+        let out = run_with(
+            &[
+                &bb(),
+                "sh",
+                "-c",
+                "echo start; ls / >/dev/null && echo ls; (echo sub) ; \
+                 grep -E '^(Uid|Seccomp):' /proc/self/status; mkdir /proc/x 2>/dev/null; echo end",
+            ],
+            move || {
+                let f = finalize_process(&p, compiled.take(), |_| Ok(())).map_err(err)?;
+                if let Some(late) = f.late_seccomp {
+                    load_seccomp(late).map_err(err)?;
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+        let o = stdout(&out);
+        assert!(out.status.success(), "{user}: {o} / {}", stderr(&out));
+        for want in ["start", "ls", "sub", "Seccomp:\t2", "end"] {
+            assert!(o.contains(want), "{user} nnp={nnp}: no {want:?} in {o}");
+        }
+    }
+}
