@@ -271,3 +271,65 @@ fn malformed_or_redirected_whiteouts_are_refused() {
     assert_eq!(std::fs::read(outside.join("victim")).unwrap(), b"keep");
     assert_eq!(contents(&store), Vec::<String>::new());
 }
+
+#[test]
+fn path_like_digests_are_refused() {
+    let (_tmp, store) = store();
+    let dir = TempDir::new("evil-index");
+    std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+    let evil = "sha256:../../../../../../etc/passwd";
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": evil, "size": 10}
+    ]});
+    std::fs::write(dir.path().join("index.json"), index.to_string()).unwrap();
+    let err = store.load(dir.path()).expect_err("path-like digest used");
+    // oci-spec already refuses it while parsing; our Digest type would too.
+    assert!(
+        matches!(&err, Error::ParseJson { .. } | Error::InvalidDigest(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("etc/passwd"), "{err}");
+    assert!(matches!(
+        berth_image::Digest::parse(evil),
+        Err(Error::InvalidDigest(_))
+    ));
+    assert_eq!(contents(&store), Vec::<String>::new());
+}
+
+#[test]
+fn inconsistent_manifests_are_refused() {
+    let (_tmp, store) = store();
+    let l = Layer::new().file("a", b"a");
+    // Config lists two diff-ids, manifest one layer.
+    let mut img = image(&[&l]);
+    let mut config: serde_json::Value = serde_json::from_slice(&img.config).unwrap();
+    config["rootfs"]["diff_ids"] = serde_json::json!([sha(&l.tar()), sha(&l.tar())]);
+    img.config = config.to_string().into_bytes();
+    let mut m: serde_json::Value = serde_json::from_slice(&img.manifest).unwrap();
+    m["config"]["digest"] = sha(&img.config).into();
+    m["config"]["size"] = img.config.len().into();
+    img.manifest = m.to_string().into_bytes();
+    let err = load(&store, &img, Some("evil:1")).expect_err("layer count mismatch accepted");
+    assert!(
+        matches!(
+            err,
+            Error::LayerCountMismatch {
+                manifest: 1,
+                config: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(contents(&store), Vec::<String>::new());
+
+    // A layer type we cannot unpack (encrypted).
+    let mut img = image(&[&l]);
+    let m = String::from_utf8(img.manifest.clone())
+        .unwrap()
+        .replace("tar+gzip", "tar+gzip+encrypted");
+    img.manifest = m.into_bytes();
+    let err = load(&store, &img, None).expect_err("encrypted layer accepted");
+    assert!(matches!(err, Error::UnsupportedMediaType { .. }), "{err}");
+    assert_eq!(contents(&store), Vec::<String>::new());
+}
