@@ -56,4 +56,46 @@ fn hugetlb_limit_uses_cgroup2_tree_on_hybrid_host() {
     );
     let stats = cg.mgr.stats().unwrap();
     assert!(stats.hugetlb.contains_key("2MB"), "{:?}", stats.hugetlb);
+
+    // A pure-v2 manager creating intermediate directories passes the controllers down.
+    let top = common::unique_path("nested");
+    let _cleanup = RemoveTree(root.join(top.trim_start_matches('/')));
+    let nested = berth_cgroups::Manager::with_mounts(
+        &berth_cgroups::Mounts::unified_at(&root),
+        Some(&format!("{top}/inner/leaf")),
+        "x",
+        false,
+        false,
+    )
+    .unwrap();
+    nested.create().unwrap();
+    let leaf = &nested.paths()[UNIFIED_KEY];
+    let controllers = fs::read_to_string(leaf.join("cgroup.controllers")).unwrap();
+    assert_eq!(controllers.trim(), "hugetlb");
+    nested.apply(&res).unwrap();
+    assert_eq!(
+        fs::read_to_string(leaf.join("hugetlb.2MB.max"))
+            .unwrap()
+            .trim(),
+        limit.to_string()
+    );
+}
+
+/// Removes a cgroup directory tree, children first.
+struct RemoveTree(PathBuf);
+
+impl Drop for RemoveTree {
+    fn drop(&mut self) {
+        fn rm(p: &std::path::Path) {
+            if let Ok(entries) = fs::read_dir(p) {
+                for e in entries.flatten() {
+                    if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                        rm(&e.path());
+                    }
+                }
+            }
+            let _ = fs::remove_dir(p);
+        }
+        rm(&self.0);
+    }
 }

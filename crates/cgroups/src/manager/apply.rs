@@ -10,7 +10,9 @@ use super::Manager;
 use crate::resources::{self, Version, Write};
 use crate::{devices, fsutil, Error};
 
-/// Writes "+c" for every controller of `dir` into its cgroup.subtree_control.
+/// Writes "+c" for every controller of `dir` into its cgroup.subtree_control. If the kernel
+/// refuses the whole set, each is tried alone and the ones it refuses are left off (as runc
+/// does): a missing controller surfaces later, naming the knob that needs it.
 pub(super) fn enable_all_controllers(dir: &Path) -> Result<(), Error> {
     let available = fsutil::read_optional(&dir.join("cgroup.controllers"))?.unwrap_or_default();
     let value: Vec<String> = available
@@ -20,7 +22,14 @@ pub(super) fn enable_all_controllers(dir: &Path) -> Result<(), Error> {
     if value.is_empty() {
         return Ok(());
     }
-    fsutil::write(&dir.join("cgroup.subtree_control"), &value.join(" "))
+    let file = dir.join("cgroup.subtree_control");
+    if fsutil::write_raw(&file, &value.join(" ")).is_ok() {
+        return Ok(());
+    }
+    for v in &value {
+        let _ = fsutil::write_raw(&file, v);
+    }
+    Ok(())
 }
 
 impl Manager {
