@@ -140,7 +140,7 @@ fn serial_cpu_quota_holds_busy_loop() {
         share * 100.0
     );
     assert!(
-        share > 0.05,
+        share > 0.02,
         "busy loop did not run ({:.1}%)",
         share * 100.0
     );
