@@ -151,17 +151,20 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// The async twin of [`HashingWriter`], for downloads.
+/// The async twin of [`HashingWriter`], for downloads. Refuses to write more than `limit`
+/// bytes, so a registry cannot stream more than the descriptor announced.
 pub(crate) struct HashingAsyncWriter<W> {
     inner: W,
     hasher: Hasher,
+    limit: u64,
 }
 
 impl<W: tokio::io::AsyncWrite + Unpin> HashingAsyncWriter<W> {
-    pub(crate) fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W, limit: u64) -> Self {
         HashingAsyncWriter {
             inner,
             hasher: Hasher::default(),
+            limit,
         }
     }
 
@@ -178,6 +181,12 @@ impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for HashingAsyncWri
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        if this.hasher.len().saturating_add(buf.len() as u64) > this.limit {
+            return Poll::Ready(Err(io::Error::other(format!(
+                "more data than the {} bytes the descriptor announced",
+                this.limit
+            ))));
+        }
         let res = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = res {
             this.hasher.update(&buf[..n]);

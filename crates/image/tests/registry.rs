@@ -408,3 +408,28 @@ async fn pull_docker_schema2_media_types() {
         b"docker"
     );
 }
+
+#[tokio::test]
+async fn registry_streaming_more_than_announced_is_cut_off() {
+    let reg = Registry::start(None);
+    let layer = Layer::new().file("payload", b"small");
+    let img = image(&[&layer]);
+    let reference = format!("{}/berth/oversized:1", reg.addr);
+    push(&client(), &reference, &img, &RegistryAuth::Anonymous).await;
+    let blob = &img.layers[0].0;
+    let mut huge = blob.clone();
+    huge.resize(blob.len() + (4 << 20), 0);
+    std::fs::write(reg.blob_data(&sha(blob)), &huge).unwrap();
+
+    let (_d, store) = store();
+    let err = store
+        .pull(&reference, &PullOptions::default(), &NoProgress)
+        .await
+        .expect_err("oversized blob accepted");
+    assert!(matches!(err, Error::Registry { .. }), "{err}");
+    assert!(
+        err.to_string().contains("announced"),
+        "cut off by size, not digest: {err}"
+    );
+    assert!(contents(&store).is_empty(), "{:?}", contents(&store));
+}

@@ -130,7 +130,7 @@ impl Puller<'_> {
         let file = tokio::fs::File::create(tmp.path())
             .await
             .map_err(write_err)?;
-        let mut out = HashingAsyncWriter::new(file);
+        let mut out = HashingAsyncWriter::new(file, size);
         let desc = OciDescriptor {
             media_type: media_type.to_owned(),
             digest: digest.to_string(),
@@ -178,11 +178,15 @@ impl Store {
         } else {
             ClientProtocol::Https
         };
-        let client = Client::new(ClientConfig {
+        let client = Client::try_from(ClientConfig {
             protocol,
             platform_resolver: None,
             ..Default::default()
-        });
+        })
+        .map_err(|e| Error::Registry {
+            reference: r.whole(),
+            source: Box::new(e),
+        })?;
         let lock_path = self.lock_path();
         // flock blocks: keep it off the async worker so other tasks (maybe the holder) run.
         let _lock = tokio::task::spawn_blocking(move || WriterLock::acquire(&lock_path))
