@@ -540,3 +540,34 @@ impl Drop for NodeGuard {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+#[test]
+fn hybrid_host_with_unwritable_cgroup2_tree_still_works() {
+    let mut mounts = berth_cgroups::Mounts::detect().unwrap();
+    mounts.v2 = Some(berth_cgroups::mountinfo::Mount {
+        mountpoint: "/sys/kernel".into(),
+        root: "/".into(),
+    });
+    let mgr = Manager::with_mounts(
+        &mounts,
+        Some(&common::unique_path("nov2")),
+        "x",
+        false,
+        false,
+    )
+    .unwrap();
+    let cg = Cg { mgr };
+    assert_eq!(cg.mgr.hierarchy(), Hierarchy::Hybrid);
+    cg.mgr.create().unwrap();
+    cg.mgr.apply(&memory(64 << 20)).unwrap();
+    let p = Proc::start_in(&cg, "exec sleep 30");
+    let name = cg
+        .dir("memory")
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(proc_cgroup(p.pid(), "memory"), format!("/{name}"));
+    cg.mgr.kill_all(libc::SIGKILL).unwrap();
+}

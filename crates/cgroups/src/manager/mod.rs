@@ -241,6 +241,10 @@ impl Manager {
             let created = match fsutil::mkdir_all(dir) {
                 Ok(c) => c,
                 Err(e) if self.rootless && mkdir_ignorable(&e) => return Ok(()),
+                // On a hybrid host the v1 hierarchies carry the container; a cgroup2 tree we
+                // may not write (read-only in some nested set-ups) only costs what lives
+                // there (hugetlb here, cgroup.kill), which then fails by name when used.
+                Err(_) if self.hierarchy == Hierarchy::Hybrid => return Ok(()),
                 Err(e) => return Err(e),
             };
             for parent in created.iter().filter(|d| *d != dir) {
@@ -264,6 +268,14 @@ impl Manager {
                         sleep(Duration::from_millis(30));
                     }
                     Err(e) if self.rootless && rootless_ignorable(&e) => break,
+                    // The hybrid cgroup2 directory could not be created (see `create`).
+                    Err(e)
+                        if self.hierarchy == Hierarchy::Hybrid
+                            && Some(dir) == self.v2.as_ref()
+                            && e.kind() == io::ErrorKind::NotFound =>
+                    {
+                        break
+                    }
                     Err(source) => return Err(Error::AddProcess { pid, path, source }),
                 }
             }
