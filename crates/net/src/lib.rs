@@ -20,6 +20,7 @@ mod spec;
 mod store;
 mod sysctl;
 mod tc;
+mod uplinks;
 
 pub use error::Error;
 pub use mac::MacAddr;

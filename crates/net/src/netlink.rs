@@ -249,6 +249,39 @@ impl Netlink {
             .map_err(nl("add default route", format!("via {gateway} dev {name}")))
     }
 
+    /// Names of the links that carry a default route of the main table (IPv4 or IPv6).
+    pub fn default_route_links(&self) -> Result<Vec<String>, Error> {
+        let mut indexes = Vec::new();
+        for query in [
+            RouteMessageBuilder::<Ipv4Addr>::new().build(),
+            RouteMessageBuilder::<Ipv6Addr>::new().build(),
+        ] {
+            let routes: Vec<_> = self
+                .rt
+                .block_on(self.handle.route().get(query).execute().try_collect())
+                .map_err(nl("dump routes", "main table"))?;
+            for route in routes {
+                if route.header.destination_prefix_length != 0
+                    || route.header.kind != RouteType::Unicast
+                {
+                    continue;
+                }
+                for attr in &route.attributes {
+                    if let RouteAttribute::Oif(i) = attr {
+                        if !indexes.contains(i) {
+                            indexes.push(*i);
+                        }
+                    }
+                }
+            }
+        }
+        let links = self.links()?;
+        Ok(indexes
+            .into_iter()
+            .filter_map(|i| links.iter().find(|l| l.index == i).map(|l| l.name.clone()))
+            .collect())
+    }
+
     /// Destinations of the main table's unicast routes, default routes excluded.
     pub fn routes(&self) -> Result<Vec<IpNet>, Error> {
         let mut out = Vec::new();

@@ -66,22 +66,40 @@ pub fn network_ruleset(net: &Network) -> String {
     if let (Some(s6), false) = (net.subnet_v6, net.internal) {
         let _ = writeln!(s, "    oifname != \"{b}\" ip6 saddr {s6} masquerade");
     }
-    // The bridge has route_localnet (for publishing on 127.0.0.1), so the host would
-    // accept packets from containers to its 127.0.0.0/8 services: drop them before
-    // conntrack and NAT see them, unless the container's rules allow the flow.
-    // Anti-spoofing makes the source address a reliable container identity here.
-    if let Some(s4) = net.subnet_v4 {
+    // One prerouting chain at raw priority, before conntrack and NAT:
+    // - The bridge has route_localnet (for publishing on 127.0.0.1), so the host would
+    //   accept packets from containers to its 127.0.0.0/8 services: `guard_lo` drops them
+    //   unless the container's rules allow the flow. Anti-spoofing makes the source
+    //   address a reliable container identity here.
+    // - Container-to-container traffic on the bridge needs no NAT or connection state:
+    //   it skips conntrack (the host's br_netfilter would otherwise track every bridged
+    //   packet).
+    let _ = writeln!(
+        s,
+        "  }}
+  chain raw_pre {{
+    type filter hook prerouting priority raw; policy accept;"
+    );
+    if let (Some(s4), Some(gw)) = (net.subnet_v4, net.gateway_v4) {
         let _ = writeln!(
             s,
-            "  }}
-  chain guard_lo {{
-    type filter hook prerouting priority -300; policy accept;
-    iifname \"lo\" return
-    ip daddr != 127.0.0.0/8 return
-    ip saddr vmap @lo_allow
-    ip saddr {s4} drop"
+            "    ip daddr 127.0.0.0/8 iifname != \"lo\" ip saddr {s4} jump guard_lo
+    ip saddr {s4} ip daddr {s4} ip daddr != {gw} notrack"
         );
     }
+    if let (Some(s6), Some(gw)) = (net.subnet_v6, net.gateway_v6) {
+        let _ = writeln!(
+            s,
+            "    ip6 saddr {s6} ip6 daddr {s6} ip6 daddr != {gw} notrack"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  }}
+  chain guard_lo {{
+    ip saddr vmap @lo_allow
+    drop"
+    );
     let _ = writeln!(
         s,
         "  }}
@@ -89,6 +107,15 @@ pub fn network_ruleset(net: &Network) -> String {
     type filter hook forward priority filter; policy accept;
     iifname \"{b}\" oifname != \"{b}\" oifname \"bth-*\" ct direction original ct status != dnat drop"
     );
+    // Only published (DNAT) flows may start from outside the bridge.
+    let _ = writeln!(
+        s,
+        "    oifname \"{b}\" iifname != \"{b}\" ct state new ct status != dnat drop"
+    );
+    // Forwarding that berth turned on for an uplink only serves berth bridges.
+    for up in &net.uplinks {
+        let _ = writeln!(s, "    iifname \"{up}\" oifname != \"bth-*\" drop");
+    }
     if net.internal {
         let _ = writeln!(
             s,
@@ -125,12 +152,9 @@ table bridge {t} {{
     ether type ip6 iifname . ip6 saddr != @addrs6 drop
     ether type != {{ ip, ip6, arp }} drop
   }}
-  chain filter_fwd_out {{
+  chain filter_fwd {{
     type filter hook forward priority 0; policy accept;
-    iifname vmap @fw_out{isolate}
-  }}
-  chain filter_fwd_in {{
-    type filter hook forward priority 10; policy accept;
+    iifname vmap @fw_out
     oifname vmap @fw_in{isolate}
   }}
   chain filter_in {{
@@ -198,8 +222,11 @@ fn publish_elements(a: &Attachment) -> Vec<(&'static str, String, String)> {
         .collect()
 }
 
-/// nft text of one rule's match and verdict.
-pub fn rule_statement(rule: &Rule) -> String {
+/// nft text of one rule's match and verdict. In the bridge table's container chains an
+/// allow only ends the container's rule list (`return`): isolation and the separation of
+/// networks stay absolute. In the loopback guard an allow accepts (`accept`), which is
+/// the only way through it.
+pub fn rule_statement(rule: &Rule, allow: &str) -> String {
     let mut s = String::new();
     let ip_dir = match rule.direction {
         Direction::In => "saddr",
@@ -231,7 +258,7 @@ pub fn rule_statement(rule: &Rule) -> String {
         (None, _) => {}
     }
     s.push_str(match rule.action {
-        Action::Allow => "accept",
+        Action::Allow => allow,
         Action::Deny => "drop",
     });
     s
@@ -245,14 +272,22 @@ pub fn set_rules(net: &Network, a: &Attachment, short: &str) -> String {
         let c = chain(short, dir);
         let _ = writeln!(s, "add chain bridge {t} {c}\nflush chain bridge {t} {c}");
         for rule in a.firewall.iter().filter(|r| r.direction == dir) {
-            let _ = writeln!(s, "add rule bridge {t} {c} {}", rule_statement(rule));
+            let _ = writeln!(
+                s,
+                "add rule bridge {t} {c} {}",
+                rule_statement(rule, "return")
+            );
         }
     }
     // Rules naming the host's loopback are checked by the `guard_lo` chain of the inet table.
     let lo = lo_chain(short);
     let _ = writeln!(s, "add chain inet {t} {lo}\nflush chain inet {t} {lo}");
     for rule in a.firewall.iter().filter(|r| targets_host_loopback(r)) {
-        let _ = writeln!(s, "add rule inet {t} {lo} {}", rule_statement(rule));
+        let _ = writeln!(
+            s,
+            "add rule inet {t} {lo} {}",
+            rule_statement(rule, "accept")
+        );
     }
     s
 }
@@ -395,6 +430,7 @@ mod tests {
             gateway_v6: Some("fd42:b3:fa::1".parse().unwrap()),
             internal: false,
             isolate: true,
+            uplinks: vec!["eth0".into()],
         };
         let a = Attachment {
             container_id: "unit1".into(),
@@ -445,11 +481,11 @@ mod tests {
     fn rule_text() {
         let (_, a) = sample();
         assert_eq!(
-            rule_statement(&a.firewall[0]),
+            rule_statement(&a.firewall[0], "return"),
             "ip saddr 10.213.250.0/28 tcp dport 22 drop"
         );
         assert_eq!(
-            rule_statement(&a.firewall[1]),
+            rule_statement(&a.firewall[1], "accept"),
             "meta l4proto { icmp, ipv6-icmp } accept"
         );
     }

@@ -24,6 +24,9 @@ pub struct NetworkSpec {
     pub isolate: bool,
     /// Bridge device name (`bth-...`, at most 15 characters); derived from the name when unset.
     pub bridge: Option<String>,
+    /// Interfaces that carry this network's traffic off the host, on which berth turns
+    /// forwarding on (per interface). Unset: the interfaces of the host's default routes.
+    pub uplinks: Option<Vec<String>>,
 }
 
 /// A network as recorded in the store.
@@ -37,6 +40,10 @@ pub struct Network {
     pub gateway_v6: Option<Ipv6Addr>,
     pub internal: bool,
     pub isolate: bool,
+    /// Uplinks on which berth turned forwarding on for this network (it turns it off
+    /// again when no network needs it). Forwarding from them is limited to berth bridges.
+    #[serde(default)]
+    pub uplinks: Vec<String>,
 }
 
 impl Network {
@@ -111,9 +118,10 @@ pub enum Proto {
 }
 
 /// A per-container firewall rule. Rules are checked in order, the first match wins; when
-/// none matches, the network's defaults apply (everything allowed except the host's
-/// loopback, other berth networks and, on isolated networks, other containers).
-/// An `Allow` overrides those defaults for the flows it names.
+/// none matches, the network's defaults apply: everything is allowed except the host's
+/// loopback (127.0.0.0/8), other berth networks and, on isolated networks, the other
+/// containers. An `Allow` whose peer lies in 127.0.0.0/8 opens that flow to the host's
+/// loopback; separation of networks and isolation are absolute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
     pub action: Action,

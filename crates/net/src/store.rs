@@ -15,8 +15,8 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use crate::netlink::Netlink;
 use crate::records::{self, StoreLock};
 use crate::{
-    ipam, names, netns, nft, sysctl, tc, AttachOptions, Attachment, Error, MacAddr, Network,
-    NetworkSpec, Proto, Rule,
+    ipam, names, netns, nft, sysctl, tc, uplinks, AttachOptions, Attachment, Error, MacAddr,
+    Network, NetworkSpec, Proto, Rule,
 };
 
 /// Name of the network `ensure_default` creates.
@@ -155,6 +155,16 @@ impl NetworkStore {
             return Err(Error::LinkExists(bridge));
         }
         let routes = nl.routes()?;
+        let candidates = match (&spec.uplinks, spec.internal) {
+            (_, true) => Vec::new(),
+            (Some(u), false) => u.clone(),
+            (None, false) => nl.default_route_links()?,
+        };
+        for up in &candidates {
+            if nl.link_index(up)?.is_none() {
+                return Err(Error::LinkNotFound(up.clone()));
+            }
+        }
         let net = Network {
             name: spec.name,
             bridge,
@@ -164,6 +174,7 @@ impl NetworkStore {
             gateway_v6,
             internal: spec.internal,
             isolate: spec.isolate,
+            uplinks: uplinks::managed(&self.root, &candidates)?,
         };
         for subnet in net.subnets() {
             self.check_subnet_free(subnet, &networks, &routes)?;
@@ -173,6 +184,7 @@ impl NetworkStore {
             // Nothing half-built: undo whatever was created before the failing step.
             let _ = nl.delete_link(&net.bridge);
             let _ = nft::apply("delete network", &nft::delete_network(&net));
+            let _ = uplinks::release(&self.root, &net.name, &net.uplinks);
             let _ = records::remove(&self.net_path(&net.name));
             return Err(e);
         }
@@ -218,12 +230,22 @@ impl NetworkStore {
             nl.add_address(index, b, gw.into(), s.prefix_len())?;
         }
         nl.set_up(index, b)?;
+        // After the ruleset that limits what the uplinks may forward is in place.
+        uplinks::acquire(&self.root, &net.name, &net.uplinks)?;
         records::write(&self.net_path(&net.name), net)
     }
 
     /// The default network, created on first use with the first free 10.89.N.0/24 and
     /// fd42:b3:89:N::/64.
     pub fn ensure_default(&self) -> Result<Network, Error> {
+        self.ensure_default_with_uplinks(None)
+    }
+
+    /// `ensure_default` with explicit uplinks (see `NetworkSpec::uplinks`).
+    pub fn ensure_default_with_uplinks(
+        &self,
+        uplinks: Option<Vec<String>>,
+    ) -> Result<Network, Error> {
         let _lock = self.lock()?;
         if let Some(net) = records::read(&self.net_path(DEFAULT_NETWORK))? {
             return Ok(net);
@@ -249,6 +271,7 @@ impl NetworkStore {
                     subnet_v4: Some(v4),
                     subnet_v6: Some(v6),
                     bridge: Some(format!("{}{DEFAULT_NETWORK}", names::BRIDGE_PREFIX)),
+                    uplinks,
                     ..NetworkSpec::default()
                 });
             }
@@ -294,6 +317,7 @@ impl NetworkStore {
             });
         }
         Netlink::open()?.delete_link(&net.bridge)?;
+        uplinks::release(&self.root, name, &net.uplinks)?;
         nft::apply(
             &format!("delete tables of network {name}"),
             &nft::delete_network(&net),

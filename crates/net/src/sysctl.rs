@@ -26,3 +26,14 @@ pub fn set_if_present(key: &str, value: &str) -> Result<bool, Error> {
         Ok(false)
     }
 }
+
+pub fn get(key: &str) -> Result<String, Error> {
+    let p = path(key);
+    std::fs::read_to_string(&p)
+        .map(|v| v.trim().to_string())
+        .map_err(|source| Error::Sysctl {
+            path: p,
+            value: "(read)".into(),
+            source,
+        })
+}

@@ -31,10 +31,11 @@ fn tc(args: &[&str]) -> Result<(), Error> {
     }
 }
 
-/// Bucket size: 5 ms of traffic, at least two full-size frames (the burst a sender may
-/// get above the rate stays below 1% of a one-second average).
+/// Bucket size: 20 ms of traffic, at least two full-size frames. A sender that is
+/// descheduled for a moment can catch up instead of losing its share, and what it may
+/// send above the rate stays below 1% of a one-second average.
 fn burst_bytes(bps: u64) -> u64 {
-    (bps / 8 / 200).max(2 * 1514 + 64)
+    (bps / 8 / 50).max(2 * 1514 + 64)
 }
 
 fn tbf(dev: &str, bps: u64) -> Result<(), Error> {
@@ -69,7 +70,7 @@ mod tests {
 
     #[test]
     fn burst_scales_with_rate() {
-        assert_eq!(burst_bytes(10_000_000), 6250);
+        assert_eq!(burst_bytes(10_000_000), 25_000);
         assert_eq!(burst_bytes(MIN_RATE), 2 * 1514 + 64);
     }
 }

@@ -267,6 +267,8 @@ impl Fixture {
                     .unwrap(),
                 ),
                 bridge: Some(self.bridge(n)),
+                // Never touch the host's own interfaces: no uplink unless a test makes one.
+                uplinks: Some(Vec::new()),
                 ..NetworkSpec::default()
             };
             tweak(&mut spec);
@@ -280,6 +282,36 @@ impl Fixture {
             }
         }
         panic!("no free test subnet");
+    }
+
+    /// A stand-in for the outside world: namespace `wan` joined to the host by a veth
+    /// pair (host side `bthu-<id>`) on a free 10.213.N.0/24, host .1 and wan .2. The wan
+    /// has no route back to container subnets, so only masqueraded traffic gets answers.
+    pub fn wan(&mut self) -> (Netns, String, Ipv4Addr) {
+        let ns = self.netns();
+        let host_if = format!("bthu-{}", self.id);
+        let lock_file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join("berth-test-net-subnets.lock"))
+            .unwrap();
+        let _lock = Flock::lock(lock_file, FlockArg::LockExclusive).unwrap();
+        let routes = sh("ip -4 route");
+        let third = (0..250u32)
+            .map(|k| ((std::process::id() + 100 + k) % 250) as u8)
+            .find(|t| !routes.contains(&format!("10.213.{t}.")))
+            .unwrap();
+        sh(&format!(
+            "ip link add {host_if} type veth peer name wan0 netns {}",
+            ns.name
+        ));
+        sh(&format!("ip addr add 10.213.{third}.1/24 dev {host_if}"));
+        sh(&format!("ip link set {host_if} up"));
+        ns.exec(&format!("ip addr add 10.213.{third}.2/24 dev wan0"));
+        ns.exec("ip link set wan0 up");
+        ns.exec("ip link set lo up");
+        (ns, host_if, Ipv4Addr::new(10, 213, third, 2))
     }
 
     pub fn attach(&self, net: &Network, cid: &str, ns: &Netns, opts: AttachOptions) -> Attachment {
@@ -299,6 +331,9 @@ impl Fixture {
                 let _ = self.store.remove(&net.name);
             }
         }
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("bthu-{}", self.id)])
+            .output();
         for ns in self.namespaces.drain(..) {
             let _ = Command::new("ip").args(["netns", "del", &ns]).output();
         }
