@@ -10,6 +10,7 @@ pub mod rootfs;
 pub mod security;
 
 pub mod bundle;
+pub mod defaults;
 pub mod error;
 pub mod hooks;
 pub mod lifecycle;

@@ -129,13 +129,15 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
 
     // The cgroup first: its limits hold from the init's first instruction.
     let linux = spec.linux().as_ref();
-    let cg = berth_cgroups::Manager::new(
-        linux
-            .and_then(|l| l.cgroups_path().as_ref())
-            .and_then(|p| p.to_str()),
-        opts.id,
-        false,
-    )?;
+    let cg_path = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .and_then(|p| p.to_str());
+    // Not root: a rootless container; cgroups it may not create are skipped (runc's rule).
+    let cg = if rustix::process::geteuid().is_root() {
+        berth_cgroups::Manager::new(cg_path, opts.id, false)?
+    } else {
+        berth_cgroups::Manager::new_rootless(cg_path, opts.id, false)?
+    };
     saved.cgroup = Some(cg.saved());
     dir.save(&saved)?;
     cg.create()?;

@@ -259,6 +259,8 @@ impl Prepared {
         rustix::process::chdir(cwd)
             .map_err(|e| sys(format!("chdir to cwd {:?} set in config.json", cwd))(e.into()))?;
         let path = lookup(arg0, &env, cwd)?;
+        crate::security::exe_guard::check(Path::new(&path))
+            .map_err(crate::security::Error::from)?;
         Ok(Prepared {
             path: cstr(&path)?,
             argv: args.iter().map(|a| cstr(a)).collect::<Result<_>>()?,

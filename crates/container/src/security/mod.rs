@@ -6,6 +6,7 @@
 //! privileges are dropped) and `send_seccomp_fd` (in the runtime parent).
 
 pub mod capabilities;
+pub mod exe_guard;
 pub mod finalize;
 pub mod labels;
 pub mod no_new_privs;
@@ -36,6 +37,8 @@ pub enum Error {
     Seccomp(#[from] seccomp::Error),
     #[error(transparent)]
     Labels(#[from] labels::Error),
+    #[error(transparent)]
+    ExeGuard(#[from] exe_guard::Error),
     #[error("send the seccomp listener to the runtime: {0}")]
     SendListener(std::io::Error),
 }

@@ -1,0 +1,235 @@
+//! Refuse to `execve` the runtime's own binary (the CVE-2019-5736 class).
+//!
+//! The attack: a container's program is `/proc/self/exe` (or a script whose `#!` line names
+//! it). At `execve` time "self" is still the runtime's process, so the kernel runs the host's
+//! runtime binary inside the container; that process is dumpable again and its
+//! `/proc/<pid>/exe` is a handle on the host file, which a container process can reopen for
+//! writing once the binary is no longer running.
+//!
+//! runc answers by running from a sealed memfd copy of itself on every start (megabytes of
+//! memory and a copy per container). We instead compare the program that is about to be
+//! executed, and each `#!` interpreter in its chain, by device and inode against our own
+//! `/proc/self/exe`, and refuse a match: one `stat` and one `open` per level, microseconds.
+//! The other routes stay closed by `PR_SET_DUMPABLE=0` (set in the init and exec children
+//! before a container process can see them): `/proc/<pid>/exe`, `/proc/<pid>/fd`, `ptrace`
+//! and `process_vm_*` of a runtime process need `CAP_SYS_PTRACE` in the host's user
+//! namespace, where the runtime's memory was created.
+//!
+//! Known limit: in `exec` into a running container, a container process could swap the
+//! program between this check and `execve` (the check is by path). The init itself cannot
+//! be raced this way: nothing else runs in the container before it execs.
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// binfmt_script's nesting limit (BINPRM_MAX_RECURSION in fs/exec.c) and header size.
+const MAX_SCRIPT_DEPTH: usize = 5;
+const HEADER_LEN: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("stat the runtime's own binary (/proc/self/exe): {0}")]
+    SelfExe(std::io::Error),
+    #[error("stat program {path} to check it is not the runtime binary: {source}")]
+    StatProgram {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("read the #! line of {path}: {source}")]
+    ReadHeader {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("refusing to execute {path}: it is the runtime's own binary")]
+    RuntimeBinary { path: PathBuf },
+    #[error(
+        "refusing to execute {path}: its #! interpreter {interpreter} is the runtime's own binary"
+    )]
+    RuntimeInterpreter { path: PathBuf, interpreter: PathBuf },
+}
+
+/// A file's identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileId {
+    fn of(m: &std::fs::Metadata) -> FileId {
+        FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        }
+    }
+}
+
+/// The identity of the binary this process runs, through `/proc/self/exe`. `None` when the
+/// container has no procfs at `/proc` (then `/proc/self/exe` cannot be named either).
+pub fn runtime_identity() -> Result<Option<FileId>, Error> {
+    match std::fs::metadata("/proc/self/exe") {
+        Ok(m) => Ok(Some(FileId::of(&m))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::SelfExe(e)),
+    }
+}
+
+/// Check that `program` (as `execve` will resolve it, relative to the current directory and
+/// root, i.e. inside the container) and its `#!` interpreters are not the runtime binary.
+pub fn check(program: &Path) -> Result<(), Error> {
+    let Some(me) = runtime_identity()? else {
+        return Ok(());
+    };
+    check_against(program, me)
+}
+
+/// [`check`] against an explicit identity (for tests and callers that know it).
+pub fn check_against(program: &Path, me: FileId) -> Result<(), Error> {
+    let mut current = program.to_path_buf();
+    for depth in 0..MAX_SCRIPT_DEPTH {
+        let meta = std::fs::metadata(&current).map_err(|source| Error::StatProgram {
+            path: current.clone(),
+            source,
+        })?;
+        if FileId::of(&meta) == me {
+            return Err(if depth == 0 {
+                Error::RuntimeBinary { path: current }
+            } else {
+                Error::RuntimeInterpreter {
+                    path: program.to_path_buf(),
+                    interpreter: current,
+                }
+            });
+        }
+        match interpreter(&current)? {
+            Some(next) => current = next,
+            None => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// The interpreter named by a `#!` line, parsed as binfmt_script does (blanks after `#!`,
+/// the name ends at a blank or newline). `None` for anything else, and for a file this
+/// process cannot read (the kernel reads it regardless, so an unreadable script is checked
+/// only at its own level).
+fn interpreter(path: &Path) -> Result<Option<PathBuf>, Error> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Ok(None),
+        Err(source) => {
+            return Err(Error::ReadHeader {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut buf = [0u8; HEADER_LEN];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // A directory or other non-readable object: execve fails on it anyway.
+            Err(e) if e.raw_os_error() == Some(libc::EISDIR) => return Ok(None),
+            Err(source) => {
+                return Err(Error::ReadHeader {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(parse_shebang(&buf[..len]))
+}
+
+fn parse_shebang(header: &[u8]) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let rest = header.strip_prefix(b"#!")?;
+    let start = rest.iter().position(|&c| c != b' ' && c != b'\t')?;
+    let rest = &rest[start..];
+    let end = rest
+        .iter()
+        .position(|&c| matches!(c, b' ' | b'\t' | b'\n' | b'\0'))
+        .unwrap_or(rest.len());
+    if end == 0 {
+        return None;
+    }
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(&rest[..end])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    struct TempDir(PathBuf);
+    impl TempDir {
+        fn new() -> TempDir {
+            let p =
+                std::env::temp_dir().join(format!("berth-test-exeguard-{}", std::process::id()));
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn shebang_parsing_follows_binfmt_script() {
+        assert_eq!(
+            parse_shebang(b"#! \t/proc/self/exe arg\n"),
+            Some(PathBuf::from("/proc/self/exe"))
+        );
+        assert_eq!(
+            parse_shebang(b"#!/bin/sh\necho"),
+            Some(PathBuf::from("/bin/sh"))
+        );
+        assert_eq!(parse_shebang(b"#!\n"), None);
+        assert_eq!(parse_shebang(b"\x7fELF"), None);
+    }
+
+    #[test]
+    fn refuses_own_binary_directly_via_symlink_and_via_script_chain() {
+        let dir = TempDir::new();
+        let me = runtime_identity().unwrap().unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/proc/self/exe", &link).unwrap();
+        assert!(matches!(
+            check(Path::new("/proc/self/exe")),
+            Err(Error::RuntimeBinary { .. })
+        ));
+        assert!(matches!(check(&link), Err(Error::RuntimeBinary { .. })));
+
+        let inner = dir.path().join("inner");
+        std::fs::write(&inner, "#!/proc/self/exe\n").unwrap();
+        let outer = dir.path().join("outer");
+        std::fs::write(&outer, format!("#!{}\n", inner.display())).unwrap();
+        for p in [&inner, &outer] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let err = check_against(&outer, me).unwrap_err();
+        assert!(
+            matches!(&err, Error::RuntimeInterpreter { interpreter, .. } if interpreter == Path::new("/proc/self/exe")),
+            "{err}"
+        );
+        assert!(err.to_string().contains("outer"), "{err}");
+
+        let sh = dir.path().join("ok");
+        std::fs::write(&sh, "#!/bin/sh\ntrue\n").unwrap();
+        check(&sh).unwrap();
+        check(Path::new("/bin/sh")).unwrap();
+        assert!(matches!(
+            check(&dir.path().join("missing")),
+            Err(Error::StatProgram { .. })
+        ));
+    }
+}
