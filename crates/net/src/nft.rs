@@ -139,6 +139,7 @@ table bridge {t} {{
   set macs {{ type ifname . ether_addr; }}
   set addrs4 {{ type ifname . ipv4_addr; }}
   set addrs6 {{ type ifname . ipv6_addr; }}
+  set nd6 {{ typeof iifname . @th,64,128; }}
   map fw_out {{ type ifname : verdict; }}
   map fw_in {{ type ifname : verdict; }}
   chain spoof {{
@@ -150,6 +151,7 @@ table bridge {t} {{
     ether type ip iifname . ip saddr != @addrs4 drop
     ether type ip6 ip6 saddr :: icmpv6 type nd-neighbor-solicit return
     ether type ip6 iifname . ip6 saddr != @addrs6 drop
+    icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @nd6 drop
     ether type != {{ ip, ip6, arp }} drop
   }}
   chain filter_fwd {{
@@ -197,6 +199,15 @@ fn elements(a: &Attachment) -> Vec<(&'static str, &'static str, String)> {
     }
     if let Some(ip) = a.ipv6 {
         out.push(("bridge", "addrs6", format!("\"{v}\" . {ip}")));
+    }
+    // Neighbour advertisements may only announce the port's own IPv6 addresses (the
+    // target field, bits 64..192 of the ICMPv6 message): no neighbour cache poisoning.
+    for ip in [Some(a.mac.link_local()), a.ipv6].into_iter().flatten() {
+        out.push((
+            "bridge",
+            "nd6",
+            format!("\"{v}\" . 0x{:032x}", u128::from(ip)),
+        ));
     }
     out
 }

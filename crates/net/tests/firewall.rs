@@ -222,3 +222,57 @@ fn mac_spoofing_is_dropped() {
     );
     fx.finish();
 }
+
+/// An unsolicited neighbour advertisement (override flag) claiming `target` for `mac`.
+fn forged_na(target: std::net::Ipv6Addr, mac: berth_net::MacAddr, to: std::net::Ipv6Addr) {
+    use nix::sys::socket::{
+        sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockProtocol,
+        SockType, SockaddrIn6,
+    };
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Inet6,
+        SockType::Raw,
+        SockFlag::empty(),
+        SockProtocol::IcmpV6,
+    )
+    .unwrap();
+    setsockopt(&fd, sockopt::Ipv6Ttl, &255).unwrap();
+    let mut msg = vec![136u8, 0, 0, 0, 0x20, 0, 0, 0];
+    msg.extend_from_slice(&target.octets());
+    msg.extend_from_slice(&[2, 1]);
+    msg.extend_from_slice(&mac.0);
+    let dest = SockaddrIn6::from(std::net::SocketAddrV6::new(to, 0, 0, 0));
+    sendto(fd.as_raw_fd(), &msg, &dest, MsgFlags::empty()).unwrap();
+}
+
+#[test]
+fn forged_neighbour_advertisement_is_dropped() {
+    let mut fx = Fixture::new();
+    let net = fx.network(1, |_| {});
+    let (a, b, c) = (fx.netns(), fx.netns(), fx.netns());
+    let ea = fx.attach(&net, &fx.cid(1), &a, AttachOptions::default());
+    let eb = fx.attach(&net, &fx.cid(2), &b, AttachOptions::default());
+    let ec = fx.attach(&net, &fx.cid(3), &c, AttachOptions::default());
+    let b6 = eb.ipv6.unwrap();
+    let _e = Echo::start(Some(&b.path), "::".parse().unwrap(), 9003);
+    assert!(tcp_ok(Some(&c.path), SocketAddr::new(b6.into(), 9003)));
+    let neigh = || c.exec(&format!("ip -6 neigh show {b6} dev eth0"));
+    assert!(neigh().contains(&eb.mac.to_string()), "{}", neigh());
+    // A claims B's address towards C.
+    let (mac, to) = (ea.mac, ec.ipv6.unwrap());
+    common::in_ns(&a.path, move || forged_na(b6, mac, to));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        neigh().contains(&eb.mac.to_string()),
+        "poisoned: {}",
+        neigh()
+    );
+    assert!(
+        !neigh().contains(&ea.mac.to_string()),
+        "poisoned: {}",
+        neigh()
+    );
+    assert!(tcp_ok(Some(&c.path), SocketAddr::new(b6.into(), 9003)));
+    fx.finish();
+}
