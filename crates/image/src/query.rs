@@ -137,23 +137,28 @@ impl Store {
 
     /// The unpacked layer directories of an image, TOP layer first (overlayfs `lowerdir`
     /// order). Each directory is shared: mount it read-only.
+    ///
+    /// A layer listed twice (builders emit repeated empty layers) appears once, at its
+    /// topmost position: overlayfs refuses a lower dir given twice, and the lower copy is
+    /// fully shadowed by the upper one (same paths, same whiteouts, same opaque dirs).
     pub fn layer_dirs(&self, id: &ImageId) -> Result<Vec<PathBuf>, Error> {
         let rec = self.record(id)?;
-        rec.layers
-            .iter()
-            .rev()
-            .map(|l| {
-                let dir = self.layer_path(&l.diff_id).join("diff");
-                if dir.is_dir() {
-                    Ok(dir)
-                } else {
-                    Err(Error::NotFound(format!(
-                        "layer {} of image {id}",
-                        l.diff_id
-                    )))
-                }
-            })
-            .collect()
+        let mut seen = std::collections::HashSet::new();
+        let mut dirs = Vec::new();
+        for l in rec.layers.iter().rev() {
+            if !seen.insert(&l.diff_id) {
+                continue;
+            }
+            let dir = self.layer_path(&l.diff_id).join("diff");
+            if !dir.is_dir() {
+                return Err(Error::NotFound(format!(
+                    "layer {} of image {id}",
+                    l.diff_id
+                )));
+            }
+            dirs.push(dir);
+        }
+        Ok(dirs)
     }
 }
 

@@ -246,3 +246,21 @@ fn only_user_xattrs_are_applied() {
     assert_eq!(xattr(&f, "trusted.overlay.opaque"), None);
     assert_eq!(xattr(&f, "security.capability"), None);
 }
+
+#[test]
+fn repeated_layers_are_listed_once_and_mount() {
+    let (tmp, store) = store();
+    let a = Layer::new().file("x", b"from a").file("y", b"a");
+    let b = Layer::new()
+        .file(".wh.x", b"")
+        .file("y", b"b")
+        .file("z", b"b");
+    let empty = Layer::new();
+    let id = load(&store, &image(&[&empty, &a, &b, &empty, &a, &empty]), None).unwrap();
+    let dirs = store.layer_dirs(&id).unwrap();
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    let mnt = Overlay::mount(&dirs, &tmp.path().join("mnt"));
+    assert_eq!(std::fs::read(mnt.0.join("x")).unwrap(), b"from a");
+    assert_eq!(std::fs::read(mnt.0.join("y")).unwrap(), b"a");
+    assert_eq!(std::fs::read(mnt.0.join("z")).unwrap(), b"b");
+}
