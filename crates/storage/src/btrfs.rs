@@ -8,6 +8,7 @@
 //! the container's own files frees space as expected.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::command;
 use crate::error::Error;
@@ -73,8 +74,14 @@ pub fn limit(path: &Path, bytes: u64) -> Result<(), Error> {
     .map(drop)
 }
 
-/// Delete the subvolume at `path` (id `subvol`) and its qgroup.
-pub fn delete_subvolume(root: &Path, path: &Path, subvol: u64) -> Result<(), Error> {
+/// Delete the subvolume at `path` (id `subvol`), then remove its qgroup as
+/// [`destroy_qgroup`] does. Returns whether the qgroup is gone.
+pub fn delete_subvolume(
+    root: &Path,
+    path: &Path,
+    subvol: u64,
+    wait: Duration,
+) -> Result<bool, Error> {
     if path.exists() {
         command::run(
             "btrfs",
@@ -86,42 +93,43 @@ pub fn delete_subvolume(root: &Path, path: &Path, subvol: u64) -> Result<(), Err
             ],
         )?;
     }
-    destroy_qgroup(root, subvol)
+    destroy_qgroup(root, subvol, wait)
 }
 
-/// Remove qgroup `0/<subvol>`. The kernel keeps it until the cleaner has dropped the
-/// deleted subvolume's extents, so wait for that first.
-pub fn destroy_qgroup(root: &Path, subvol: u64) -> Result<(), Error> {
-    if qgroup(root, subvol)?.is_none() {
-        return Ok(());
-    }
-    let id = subvol.to_string();
-    command::run(
-        "btrfs",
-        &[
-            "subvolume".as_ref(),
-            "sync".as_ref(),
-            root.as_os_str(),
-            id.as_ref(),
-        ],
-    )?;
+/// Try for up to `wait` to remove qgroup `0/<subvol>` of a deleted subvolume; returns
+/// whether it is gone. The kernel refuses while the cleaner has not dropped the subvolume,
+/// and the cleaner waits for every user of it: usually milliseconds, but a mount
+/// namespace still holding an overlay on it (a container not yet reaped) keeps it for
+/// as long as it lives, so this never blocks unboundedly (`btrfs subvolume sync` would).
+pub fn destroy_qgroup(root: &Path, subvol: u64, wait: Duration) -> Result<bool, Error> {
     let qgroup_id = format!("0/{subvol}");
-    let destroyed = command::run(
-        "btrfs",
-        &[
-            "qgroup".as_ref(),
-            "destroy".as_ref(),
-            qgroup_id.as_ref(),
-            root.as_os_str(),
-        ],
-    );
-    // Newer kernels delete the qgroup themselves once the subvolume is gone, so a failed
-    // destroy is fine if the qgroup is gone anyway.
-    match destroyed {
-        Err(e) if qgroup(root, subvol)?.is_some() => Err(e),
-        _ => Ok(()),
+    let start = Instant::now();
+    loop {
+        if qgroup(root, subvol)?.is_none() {
+            return Ok(true);
+        }
+        // Failing while the subvolume is not dropped yet is expected; the qgroup's
+        // presence is what counts. (Newer kernels also remove it themselves.)
+        let _ = command::run(
+            "btrfs",
+            &[
+                "qgroup".as_ref(),
+                "destroy".as_ref(),
+                qgroup_id.as_ref(),
+                root.as_os_str(),
+            ],
+        );
+        if qgroup(root, subvol)?.is_none() {
+            return Ok(true);
+        }
+        if start.elapsed() >= wait {
+            return Ok(false);
+        }
+        std::thread::sleep(QGROUP_POLL);
     }
 }
+
+const QGROUP_POLL: Duration = Duration::from_millis(100);
 
 /// Referenced bytes and limit of qgroup `0/<subvol>`, accurate as of now (the file system
 /// is synced first: qgroup numbers are updated at transaction commit).

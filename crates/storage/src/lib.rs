@@ -40,6 +40,7 @@ mod lower;
 mod mount;
 mod mountinfo;
 mod mountpoint;
+mod pending;
 mod projquota;
 mod provision;
 mod record;

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::layout::Layout;
 use crate::lower::Lower;
 use crate::record::{self, ContainerRecord, Disk};
-use crate::{btrfs, ext4, hostmask, loopimage, projquota};
+use crate::{btrfs, ext4, hostmask, loopimage, pending, projquota};
 
 pub fn mkdir(path: &Path) -> Result<(), Error> {
     fs::create_dir(path).map_err(|source| Error::CreateDir {
@@ -53,7 +53,10 @@ pub fn provision(
                 Ok(())
             })();
             if let Err(e) = rest {
-                let _ = btrfs::delete_subvolume(layout.root(), &fs_dir, subvol);
+                let wait = std::time::Duration::from_secs(2);
+                if let Ok(false) = btrfs::delete_subvolume(layout.root(), &fs_dir, subvol, wait) {
+                    let _ = pending::add(layout, subvol);
+                }
                 return Err(e);
             }
             Ok(Disk::Btrfs { subvol })

@@ -4,11 +4,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::backend::QuotaBackend;
 use crate::driver::StorageDriver;
 use crate::error::Error;
 use crate::layout::META_DIR;
 use crate::record::{self, ContainerRecord};
-use crate::{id, loopdev, mount, mountinfo, teardown};
+use crate::{id, loopdev, mount, mountinfo, pending, teardown};
 
 impl StorageDriver {
     /// Remove everything in the store that belongs to none of the `known` container ids:
@@ -59,6 +60,12 @@ impl StorageDriver {
         for name in &stale {
             let rec = record::read::<ContainerRecord>(&layout.record(name)).ok();
             if let Err(e) = teardown::teardown(layout, self.backend(), name, rec.as_ref(), true) {
+                first_error.get_or_insert(e);
+            }
+        }
+        // Qgroups of subvolumes that were still in use when their container was removed.
+        if self.backend() == QuotaBackend::Btrfs {
+            if let Err(e) = pending::retry(layout) {
                 first_error.get_or_insert(e);
             }
         }

@@ -9,7 +9,10 @@ use crate::backend::QuotaBackend;
 use crate::error::Error;
 use crate::layout::Layout;
 use crate::record::{ContainerRecord, Disk};
-use crate::{btrfs, loopdev, mount, mountinfo, projquota};
+use crate::{btrfs, loopdev, mount, mountinfo, pending, projquota};
+
+/// How long `remove` waits for a deleted subvolume's qgroup to become removable.
+const QGROUP_WAIT: Duration = Duration::from_secs(2);
 
 /// How long an auto-clearing loop device may take to go away after its last unmount.
 const LOOP_CLEAR_WAIT: Duration = Duration::from_secs(5);
@@ -40,9 +43,7 @@ pub fn teardown(
     unmount_all(layout, id, detach)?;
     release_loop(&layout.image(id))?;
     match record.map(|r| r.disk) {
-        Some(Disk::Btrfs { subvol }) => {
-            btrfs::delete_subvolume(layout.root(), &layout.fs(id), subvol)?
-        }
+        Some(Disk::Btrfs { subvol }) => delete_subvolume(layout, id, subvol)?,
         Some(Disk::ProjectQuota { project }) => projquota::set_limit(layout.root(), project, 0)?,
         Some(Disk::Plain | Disk::LoopImage { .. }) => {}
         None if backend == QuotaBackend::Btrfs => delete_orphan_subvolume(layout, id)?,
@@ -88,6 +89,14 @@ pub fn release_loop(image: &Path) -> Result<(), Error> {
     }
 }
 
+/// Delete container `id`'s subvolume; a qgroup that cannot go yet is left to `repair`.
+fn delete_subvolume(layout: &Layout, id: &str, subvol: u64) -> Result<(), Error> {
+    if !btrfs::delete_subvolume(layout.root(), &layout.fs(id), subvol, QGROUP_WAIT)? {
+        pending::add(layout, subvol)?;
+    }
+    Ok(())
+}
+
 /// A btrfs store's container directory without a record may still hold its subvolume
 /// (a crash during create): subvolume roots are inode 256.
 fn delete_orphan_subvolume(layout: &Layout, id: &str) -> Result<(), Error> {
@@ -95,7 +104,7 @@ fn delete_orphan_subvolume(layout: &Layout, id: &str) -> Result<(), Error> {
     match std::fs::symlink_metadata(&fs_dir) {
         Ok(meta) if meta.is_dir() && meta.ino() == 256 => {
             let subvol = btrfs::subvolume_id(&fs_dir)?;
-            btrfs::delete_subvolume(layout.root(), &fs_dir, subvol)
+            delete_subvolume(layout, id, subvol)
         }
         _ => Ok(()),
     }

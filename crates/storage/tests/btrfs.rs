@@ -109,5 +109,62 @@ fn btrfs_repair_removes_orphaned_subvolumes() {
     assert_eq!(driver.repair(&[]).unwrap(), vec!["lost".to_owned()]);
     assert!(!store.join("lost").exists());
     assert!(mounts_under(&store).is_empty());
-    assert!(!qgroups(&t.join("mnt")).contains(&format!("0/{subvol} ")));
+    qgroup_goes_away(&driver, &t.join("mnt"), &subvol);
+}
+
+/// Kills the child on drop.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn btrfs_remove_while_another_namespace_holds_the_overlay() {
+    let t = TestDir::new("btrfsns");
+    let store = btrfs_store(&t);
+    let driver = StorageDriver::open(&store, None).unwrap();
+    driver
+        .create("held", &Lower::HostTree, Some(32 * MIB))
+        .unwrap();
+    let merged = driver.mount("held").unwrap();
+    write_file(&merged.join("data"), MIB).unwrap();
+    let subvol = subvolume_id(&store.join("held/fs"));
+    // A process in a private copy of our mount namespace keeps the overlay on the
+    // subvolume after we unmount ours (as a container not yet reaped does).
+    let holder = Child(
+        std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sleep", "60"])
+            .spawn()
+            .unwrap(),
+    );
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(format!("/proc/{}/mountinfo", holder.0.id()))
+        .unwrap_or_default()
+        .contains(merged.to_str().unwrap())
+    {
+        assert!(start.elapsed().as_secs() < 10);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+
+    let start = std::time::Instant::now();
+    driver.remove("held").unwrap();
+    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+    assert!(!store.join("held").exists());
+    drop(holder);
+    qgroup_goes_away(&driver, &t.join("mnt"), &subvol);
+}
+
+/// `remove` waits a bounded time for the cleaner to drop a deleted subvolume before its
+/// qgroup can go; if it could not, `repair` removes the qgroup later.
+fn qgroup_goes_away(driver: &StorageDriver, mnt: &std::path::Path, subvol: &str) {
+    let start = std::time::Instant::now();
+    while qgroups(mnt).contains(&format!("0/{subvol} ")) {
+        assert!(start.elapsed().as_secs() < 90, "{}", qgroups(mnt));
+        driver.repair(&[]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
