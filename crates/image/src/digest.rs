@@ -153,18 +153,21 @@ impl<W: Write> Write for HashingWriter<W> {
 
 /// The async twin of [`HashingWriter`], for downloads. Refuses to write more than `limit`
 /// bytes, so a registry cannot stream more than the descriptor announced.
-pub(crate) struct HashingAsyncWriter<W> {
+/// `on_write` is told the running total after every write (progress bars).
+pub(crate) struct HashingAsyncWriter<W, F> {
     inner: W,
     hasher: Hasher,
     limit: u64,
+    on_write: F,
 }
 
-impl<W: tokio::io::AsyncWrite + Unpin> HashingAsyncWriter<W> {
-    pub(crate) fn new(inner: W, limit: u64) -> Self {
+impl<W: tokio::io::AsyncWrite + Unpin, F: FnMut(u64) + Unpin> HashingAsyncWriter<W, F> {
+    pub(crate) fn new(inner: W, limit: u64, on_write: F) -> Self {
         HashingAsyncWriter {
             inner,
             hasher: Hasher::default(),
             limit,
+            on_write,
         }
     }
 
@@ -174,7 +177,9 @@ impl<W: tokio::io::AsyncWrite + Unpin> HashingAsyncWriter<W> {
     }
 }
 
-impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for HashingAsyncWriter<W> {
+impl<W: tokio::io::AsyncWrite + Unpin, F: FnMut(u64) + Unpin> tokio::io::AsyncWrite
+    for HashingAsyncWriter<W, F>
+{
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -190,6 +195,7 @@ impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for HashingAsyncWri
         let res = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = res {
             this.hasher.update(&buf[..n]);
+            (this.on_write)(this.hasher.len());
         }
         res
     }

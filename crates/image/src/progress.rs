@@ -8,6 +8,8 @@ pub trait Progress: Sync {
     fn resolved(&self, _reference: &str, _manifest: &Digest) {}
     /// A blob download starts (`size` from its descriptor).
     fn blob_started(&self, _digest: &Digest, _size: u64) {}
+    /// `downloaded` bytes of a blob have arrived so far.
+    fn blob_progress(&self, _digest: &Digest, _downloaded: u64) {}
     /// A blob was already in the store and is not downloaded.
     fn blob_exists(&self, _digest: &Digest) {}
     /// A blob was downloaded and verified.

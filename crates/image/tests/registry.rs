@@ -144,6 +144,13 @@ impl Progress for Recorder {
     fn blob_done(&self, d: &Digest) {
         self.0.lock().unwrap().push(format!("done {d}"));
     }
+    fn blob_progress(&self, d: &Digest, n: u64) {
+        self.0
+            .lock()
+            .unwrap()
+            .retain(|e| !e.starts_with(&format!("progress {d}")));
+        self.0.lock().unwrap().push(format!("progress {d} {n}"));
+    }
     fn blob_exists(&self, d: &Digest) {
         self.0.lock().unwrap().push(format!("exists {d}"));
     }
@@ -164,11 +171,13 @@ async fn pull_over_plain_http_from_loopback_registry() {
         .await
         .unwrap();
     assert_eq!(id, img.id());
-    assert_eq!(
-        rec.0.lock().unwrap().len(),
-        3,
-        "config + 2 layers downloaded"
-    );
+    let events = rec.0.lock().unwrap().clone();
+    let done = events.iter().filter(|e| e.starts_with("done")).count();
+    assert_eq!(done, 3, "config + 2 layers downloaded: {events:?}");
+    for (blob, _) in &img.layers {
+        let last = format!("progress {} {}", sha(blob), blob.len());
+        assert!(events.contains(&last), "{last} in {events:?}");
+    }
     let dirs = store.layer_dirs(&id).unwrap();
     assert_eq!(std::fs::read(dirs[0].join("app")).unwrap(), b"#!app");
     assert_eq!(std::fs::read(dirs[1].join("etc/motd")).unwrap(), b"hello");

@@ -130,7 +130,8 @@ impl Puller<'_> {
         let file = tokio::fs::File::create(tmp.path())
             .await
             .map_err(write_err)?;
-        let mut out = HashingAsyncWriter::new(file, size);
+        let progress = self.progress;
+        let mut out = HashingAsyncWriter::new(file, size, |n| progress.blob_progress(digest, n));
         let desc = OciDescriptor {
             media_type: media_type.to_owned(),
             digest: digest.to_string(),
