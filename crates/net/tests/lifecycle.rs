@@ -92,3 +92,29 @@ fn gc_removes_stray_veths_on_its_bridges() {
     assert!(!sh("ip -o link").contains(&stray));
     fx.finish();
 }
+
+/// `serial_`: the default network has a fixed bridge name (`bth-berth0`), so this test
+/// must not run next to another instance of itself.
+#[test]
+fn serial_default_network_is_created_once() {
+    let fx = Fixture::new();
+    let net = fx
+        .store
+        .ensure_default_with_uplinks(Some(Vec::new()))
+        .unwrap();
+    assert_eq!(net.name, berth_net::DEFAULT_NETWORK);
+    assert_eq!(net.bridge, "bth-berth0");
+    let s4 = net.subnet_v4.unwrap();
+    assert!(s4.to_string().starts_with("10.89."), "{s4}");
+    assert!(net.subnet_v6.is_some());
+    assert!(sh("ip -o addr show dev bth-berth0").contains(&net.gateway_v4.unwrap().to_string()));
+    let again = fx
+        .store
+        .ensure_default_with_uplinks(Some(Vec::new()))
+        .unwrap();
+    assert_eq!(again, net);
+    assert_eq!(fx.store.list().unwrap(), vec![net]);
+    fx.finish();
+    assert!(!sh("ip -o link").contains("bth-berth0"));
+    assert!(!sh("nft list tables").contains("bth-berth0"));
+}
