@@ -43,7 +43,7 @@ impl Store {
 
     /// Makes sure the layer in `blob` is unpacked, checking its uncompressed digest against
     /// `expected_diff_id` when given. Returns the diff-id and unpacked size. Call with the
-    /// writer lock held.
+    /// store lock held (shared is enough: publishing is one rename).
     pub(crate) fn ensure_layer(
         &self,
         blob: &Digest,
@@ -92,10 +92,27 @@ impl Store {
         fsutil::sync_file(&f, &meta_tmp)?;
         fsutil::sync_dir(tmp.path())?;
         let dest = self.layer_path(&meta.diff_id);
-        // meta.json is written before the rename, so a directory here without it was not
-        // made by us (or was damaged): replace it.
-        fsutil::remove_any(&dest)?;
-        fsutil::rename(tmp.path(), &dest)?;
+        if let Err(e) = std::fs::rename(tmp.path(), &dest) {
+            // A concurrent pull (shared lock) published the same layer first: use it.
+            if let Some(existing) = self.layer_meta(&meta.diff_id)? {
+                return Ok(existing);
+            }
+            // meta.json is written before the rename, so a directory here without it was
+            // not published by us (damaged): replace it.
+            if !matches!(
+                e.kind(),
+                std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists
+            ) {
+                return Err(Error::Rename {
+                    from: tmp.path().to_owned(),
+                    to: dest,
+                    source: e,
+                });
+            }
+            fsutil::remove_any(&dest)?;
+            fsutil::rename(tmp.path(), &dest)?;
+        }
+        fsutil::sync_dir(&self.layers_dir())?;
         tmp.keep();
         Ok(meta)
     }

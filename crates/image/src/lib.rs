@@ -2,7 +2,8 @@
 //!
 //! Layout under the store root (mode 0700, root-only: layer directories hold tenant files):
 //! ```text
-//! lock                    flock(2) taken by every mutating operation
+//! lock                    flock(2): shared by pulls and save, exclusive by the others
+//! refs.lock               flock(2) around each update of refs.json / an image record
 //! refs.json               { "docker.io/library/busybox:latest": "sha256:<config>" }
 //! images/<id-hex>.json    one record per image (manifest, config, layers, repo digests)
 //! blobs/sha256/<hex>      content-addressed blobs as pulled (manifests, configs, layers)

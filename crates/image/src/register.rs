@@ -3,6 +3,7 @@
 
 use oci_spec::image::{ImageConfiguration, ImageManifest};
 
+use crate::lock::FileLock;
 use crate::progress::Progress;
 use crate::record::{ImageRecord, LayerRecord};
 use crate::store::Store;
@@ -47,7 +48,7 @@ pub(crate) struct Registration<'a> {
 }
 
 impl Store {
-    /// Registers an image. Call with the writer lock held.
+    /// Registers an image. Call with the store lock held (shared is enough).
     pub(crate) fn register(
         &self,
         reg: Registration<'_>,
@@ -95,6 +96,8 @@ impl Store {
                 diff_id,
             });
         }
+        // Concurrent pulls hold the store lock shared: serialise the read-modify-writes.
+        let _refs_lock = FileLock::acquire(&self.refs_lock_path())?;
         let mut repo_digests = reg.repo_digests;
         if let Some(old) = self.read_record(&id)? {
             for d in old.repo_digests {

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::fsutil;
-use crate::lock::WriterLock;
+use crate::lock::FileLock;
 use crate::unpack::UnpackOptions;
 use crate::{Error, ImageId};
 
@@ -48,7 +48,7 @@ impl Store {
         ] {
             fsutil::create_dir_all(&dir)?;
         }
-        if let Some(_lock) = WriterLock::try_acquire(&store.lock_path())? {
+        if let Some(_lock) = FileLock::try_acquire(&store.lock_path())? {
             store.clean_tmp()?;
         }
         Ok(store)
@@ -76,8 +76,8 @@ impl Store {
         self.in_use.as_ref().is_some_and(|f| f(id))
     }
 
-    pub(crate) fn lock(&self) -> Result<WriterLock, Error> {
-        WriterLock::acquire(&self.lock_path())
+    pub(crate) fn lock(&self) -> Result<FileLock, Error> {
+        FileLock::acquire(&self.lock_path())
     }
 
     /// Removes everything in `tmp/`. Only call with the writer lock held.
@@ -99,6 +99,9 @@ impl Store {
 
     pub(crate) fn lock_path(&self) -> PathBuf {
         self.root.join("lock")
+    }
+    pub(crate) fn refs_lock_path(&self) -> PathBuf {
+        self.root.join("refs.lock")
     }
     pub(crate) fn blobs_dir(&self) -> PathBuf {
         self.root.join("blobs").join("sha256")

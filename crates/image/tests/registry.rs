@@ -442,3 +442,41 @@ async fn registry_streaming_more_than_announced_is_cut_off() {
     );
     assert!(contents(&store).is_empty(), "{:?}", contents(&store));
 }
+
+/// Pulls hold the store lock shared: two at once both land, sharing their base layer, and
+/// neither loses the other's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pulls_share_layers_and_keep_both_names() {
+    let reg = Registry::start(None);
+    let base = Layer::new().file("base", &vec![3u8; 300_000]);
+    let one = image(&[&base, &Layer::new().file("one", b"1")]);
+    let two = image(&[&base, &Layer::new().file("two", b"2")]);
+    let c = client();
+    let r1 = format!("{}/berth/one:1", reg.addr);
+    let r2 = format!("{}/berth/two:1", reg.addr);
+    push(&c, &r1, &one, &RegistryAuth::Anonymous).await;
+    push(&c, &r2, &two, &RegistryAuth::Anonymous).await;
+
+    let (d, _) = store();
+    let root = d.path().join("image");
+    for _ in 0..3 {
+        let _ = std::fs::remove_dir_all(&root);
+        let s1 = std::sync::Arc::new(berth_image::Store::open(&root).unwrap());
+        let s2 = std::sync::Arc::new(berth_image::Store::open(&root).unwrap());
+        let spawn = |s: std::sync::Arc<berth_image::Store>, r: String| {
+            tokio::spawn(async move { s.pull(&r, &PullOptions::default(), &NoProgress).await })
+        };
+        let a = spawn(s1.clone(), r1.clone());
+        let b = spawn(s2.clone(), r2.clone());
+        assert_eq!(a.await.unwrap().unwrap(), one.id());
+        assert_eq!(b.await.unwrap().unwrap(), two.id());
+        assert_eq!(s1.resolve(&r2).unwrap(), two.id());
+        assert_eq!(s2.resolve(&r1).unwrap(), one.id());
+        assert_eq!(
+            s1.layer_dirs(&one.id()).unwrap()[1],
+            s1.layer_dirs(&two.id()).unwrap()[1]
+        );
+        assert_eq!(std::fs::read_dir(root.join("layers")).unwrap().count(), 3);
+        assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    }
+}

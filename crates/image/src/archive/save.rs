@@ -69,7 +69,8 @@ impl Store {
     /// Writes the named images (any form [`Store::resolve`] takes) to `out` as one archive.
     /// A name saves that tag; an id saves the image with all its tags.
     pub fn save(&self, images: &[&str], out: &Path, format: ArchiveFormat) -> Result<(), Error> {
-        let _lock = self.lock()?;
+        // Shared: keeps garbage collection from removing blobs while they are copied.
+        let _lock = crate::lock::FileLock::acquire_shared(&self.lock_path())?;
         let refs = self.read_refs()?;
         let mut selected: Vec<(ImageRecord, Vec<String>)> = Vec::new();
         for name in images {

@@ -17,7 +17,7 @@ pub(crate) use platform::select as select_platform;
 pub use platform::Platform;
 
 use crate::digest::HashingAsyncWriter;
-use crate::lock::WriterLock;
+use crate::lock::FileLock;
 use crate::progress::Progress;
 use crate::reference;
 use crate::register::{parse_manifest, Registration};
@@ -189,15 +189,23 @@ impl Store {
             source: Box::new(e),
         })?;
         let lock_path = self.lock_path();
-        // flock blocks: keep it off the async worker so other tasks (maybe the holder) run.
-        let _lock = tokio::task::spawn_blocking(move || WriterLock::acquire(&lock_path))
+        // Shared: pulls only add content-addressed files, so several run at once; removal
+        // and clean-up wait. flock blocks: keep it off the async worker threads.
+        let lock = tokio::task::spawn_blocking(move || FileLock::acquire_shared(&lock_path))
             .await
             .map_err(|e| Error::Lock {
                 path: self.lock_path(),
                 source: std::io::Error::other(e),
             })??;
         let res = self.pull_locked(client, auth, r, opts, progress).await;
-        self.undo_on_error(res)
+        drop(lock);
+        if res.is_err() {
+            // Drop what this pull stored, if no other writer is busy; else prune will.
+            if let Ok(Some(_lock)) = FileLock::try_acquire(&self.lock_path()) {
+                return self.undo_on_error(res);
+            }
+        }
+        res
     }
 
     async fn pull_locked(
@@ -242,8 +250,8 @@ impl Store {
             let digest = Digest::parse(desc.digest().as_ref())?;
             wanted.push((digest, desc.size(), desc.media_type().to_string()));
         }
-        // Blobs download concurrently (each verified on its own); the lock is held
-        // throughout, so nobody else touches tmp/ or the blobs meanwhile.
+        // Blobs download concurrently (each verified on its own); the shared lock keeps
+        // clean-up and garbage collection away meanwhile.
         let p = &puller;
         stream::iter(wanted)
             .map(|(digest, size, media_type)| async move {
