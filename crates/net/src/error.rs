@@ -91,6 +91,8 @@ pub enum Error {
     AddressTaken { addr: IpAddr, network: String },
     #[error("no free address left in subnet {subnet}")]
     SubnetExhausted { subnet: IpNet },
+    #[error("no free subnet for the default network in 10.89.0.0/16")]
+    NoDefaultSubnet,
     #[error("invalid MAC address {0:?}")]
     InvalidMac(String),
     #[error("MAC address {mac} is not a unicast address")]

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::Error;
+use crate::{Attachment, Error, Network};
 
 /// A host address of `subnet`: not the network address, and for IPv4 not the broadcast.
 pub fn is_host_v4(subnet: &Ipv4Net, addr: Ipv4Addr) -> bool {
@@ -89,6 +89,60 @@ pub fn next_free(subnet: IpNet, taken: &HashSet<IpAddr>) -> Result<IpAddr, Error
 /// True when the two subnets share at least one address.
 pub fn overlaps(a: IpNet, b: IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
+}
+
+fn taken_addresses(net: &Network, on_net: &[&Attachment]) -> HashSet<IpAddr> {
+    let mut taken: HashSet<IpAddr> = HashSet::new();
+    taken.extend(net.gateway_v4.map(IpAddr::V4));
+    taken.extend(net.gateway_v6.map(IpAddr::V6));
+    for a in on_net {
+        taken.extend(a.ipv4.map(IpAddr::V4));
+        taken.extend(a.ipv6.map(IpAddr::V6));
+    }
+    taken
+}
+
+/// One address per subnet of the network: the requested one, or the lowest free one.
+pub fn allocate(
+    net: &Network,
+    on_net: &[&Attachment],
+    requested: Option<IpAddr>,
+) -> Result<(Option<Ipv4Addr>, Option<Ipv6Addr>), Error> {
+    let taken = taken_addresses(net, on_net);
+    let mut v4 = None;
+    let mut v6 = None;
+    match requested {
+        Some(IpAddr::V4(a)) => {
+            let s = net.subnet_v4.ok_or(Error::NoSubnetForAddress {
+                network: net.name.clone(),
+                family: "IPv4",
+                addr: a.into(),
+            })?;
+            reserve(s.into(), a.into(), &taken, &net.name)?;
+            v4 = Some(a);
+        }
+        Some(IpAddr::V6(a)) => {
+            let s = net.subnet_v6.ok_or(Error::NoSubnetForAddress {
+                network: net.name.clone(),
+                family: "IPv6",
+                addr: a.into(),
+            })?;
+            reserve(s.into(), a.into(), &taken, &net.name)?;
+            v6 = Some(a);
+        }
+        None => {}
+    }
+    if let (None, Some(s)) = (v4, net.subnet_v4) {
+        if let IpAddr::V4(a) = next_free(s.into(), &taken)? {
+            v4 = Some(a);
+        }
+    }
+    if let (None, Some(s)) = (v6, net.subnet_v6) {
+        if let IpAddr::V6(a) = next_free(s.into(), &taken)? {
+            v6 = Some(a);
+        }
+    }
+    Ok((v4, v6))
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //! ports through DNAT maps and caps bandwidth with tc. Everything is recorded under the
 //! store's root, written atomically under a lock, so a crash can be cleaned up by `gc`.
 
+mod bridge;
+mod endpoint;
 mod error;
 mod ipam;
 mod mac;
@@ -21,6 +23,7 @@ mod store;
 mod sysctl;
 mod tc;
 mod uplinks;
+mod validate;
 
 pub use error::Error;
 pub use mac::MacAddr;

@@ -79,6 +79,12 @@ pub fn default_bridge(network: &str) -> String {
     format!("{BRIDGE_PREFIX}{:08x}", fnv1a(network) as u32)
 }
 
+/// A fixed, locally administered MAC for a bridge (`02:b3:ff:` + 3 bytes of its name's hash).
+pub fn bridge_mac(bridge: &str) -> crate::MacAddr {
+    let h = fnv1a(bridge).to_be_bytes();
+    crate::MacAddr([0x02, 0xb3, 0xff, h[5], h[6], h[7]])
+}
+
 /// The per-container part of interface and chain names: the id's first 10 characters
 /// ('.' replaced, as nft chain names and interface patterns are kept simple).
 pub fn container_short(id: &str) -> String {

@@ -1,0 +1,49 @@
+//! A network in the kernel: its nft tables, its bridge with the gateway addresses and
+//! per-interface settings, and forwarding on its uplinks.
+
+use std::path::Path;
+
+use crate::netlink::Netlink;
+use crate::{names, nft, sysctl, uplinks, Error, Network};
+
+/// Builds the network; on error the caller runs `destroy`.
+pub fn build(nl: &Netlink, root: &Path, net: &Network) -> Result<(), Error> {
+    let b = &net.bridge;
+    nft::apply(
+        &format!("create tables of network {}", net.name),
+        &nft::network_ruleset(net),
+    )?;
+    let index = nl.add_bridge(b)?;
+    // A fixed bridge MAC: otherwise it follows the lowest port MAC and the gateway's
+    // address changes under the containers as they come and go.
+    nl.set_mac(index, b, names::bridge_mac(b))?;
+    // Forwarding for this bridge only, never the global switch.
+    sysctl::set(&format!("net/ipv4/conf/{b}/forwarding"), "1")?;
+    // Lets DNAT send host-loopback traffic to published ports (127.0.0.1:port).
+    sysctl::set(&format!("net/ipv4/conf/{b}/route_localnet"), "1")?;
+    if net.subnet_v6.is_some() {
+        sysctl::set_if_present(&format!("net/ipv6/conf/{b}/force_forwarding"), "1")?;
+    } else {
+        sysctl::set(&format!("net/ipv6/conf/{b}/disable_ipv6"), "1")?;
+    }
+    if let (Some(s), Some(gw)) = (net.subnet_v4, net.gateway_v4) {
+        nl.add_address(index, b, gw.into(), s.prefix_len())?;
+    }
+    if let (Some(s), Some(gw)) = (net.subnet_v6, net.gateway_v6) {
+        nl.add_address(index, b, gw.into(), s.prefix_len())?;
+    }
+    nl.set_up(index, b)?;
+    // After the ruleset that limits what the uplinks may forward is in place.
+    uplinks::acquire(root, &net.name, &net.uplinks)
+}
+
+/// Removes what `build` created; each step tolerates absence.
+pub fn destroy(nl: &Netlink, root: &Path, net: &Network) -> Result<(), Error> {
+    nl.delete_link(&net.bridge)?;
+    // Forwarding off before the rules that limit it go.
+    uplinks::release(root, &net.name, &net.uplinks)?;
+    nft::apply(
+        &format!("delete tables of network {}", net.name),
+        &nft::delete_network(net),
+    )
+}
