@@ -37,8 +37,9 @@ impl Store {
         let tmp = self.temp_path("blob");
         let file = fsutil::create_new(tmp.path())?;
         let mut w = HashingWriter::new(file);
-        io::copy(&mut r, &mut w).map_err(|source| Error::Read {
-            path: PathBuf::from(what),
+        io::copy(&mut r, &mut w).map_err(|source| Error::CopyBlob {
+            what: what.to_owned(),
+            path: tmp.path().to_owned(),
             source,
         })?;
         let (file, digest, size) = w.finish();

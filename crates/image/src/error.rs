@@ -25,6 +25,12 @@ pub enum Error {
         to: PathBuf,
         source: io::Error,
     },
+    #[error("store {what} in {path}: {source}")]
+    CopyBlob {
+        what: String,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("remove {path}: {source}")]
     Remove { path: PathBuf, source: io::Error },
     #[error("parse {what} {path}: {source}")]

@@ -25,9 +25,14 @@ fn archive_err(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 fn read_member(dir: &Path, archive: &Path, rel: &str) -> Result<Vec<u8>, Error> {
-    let mut f = open_member(dir, rel).map_err(|_| Error::ArchiveMissing {
-        path: archive.to_owned(),
-        entry: rel.to_owned(),
+    let mut f = open_member(dir, rel).map_err(|e| match e {
+        Error::EntryIo { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Error::ArchiveMissing {
+                path: archive.to_owned(),
+                entry: rel.to_owned(),
+            }
+        }
+        other => other,
     })?;
     let mut data = Vec::new();
     f.read_to_end(&mut data).map_err(|source| Error::Read {
