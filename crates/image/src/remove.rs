@@ -10,6 +10,22 @@ use crate::store::Store;
 use crate::{Digest, Error, ImageId};
 
 impl Store {
+    /// `berth tag`: points the name `target` at the image `source` resolves to.
+    pub fn tag(&self, source: &str, target: &str) -> Result<(), Error> {
+        let name = reference::parse(target)?;
+        if name.digest().is_some() {
+            return Err(Error::InvalidReference {
+                reference: target.to_owned(),
+                reason: "a tag cannot contain a digest".into(),
+            });
+        }
+        let _lock = self.lock()?;
+        let id = self.resolve(source)?;
+        let mut refs = self.read_refs()?;
+        refs.insert(name.whole(), id);
+        self.write_refs(&refs)
+    }
+
     /// `berth rmi`. A tag shared with other tags is only untagged. Otherwise the image is
     /// removed with its now unused blobs and layers; refused while a container uses it
     /// (see [`Store::with_in_use`]) or, by id, while several tags name it — unless `force`.

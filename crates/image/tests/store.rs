@@ -214,3 +214,33 @@ fn concurrent_loads_of_one_image_share_one_layer() {
     assert_eq!(s.list().unwrap()[0].repo_tags.len(), 4);
     assert_eq!(std::fs::read_dir(s.root().join("tmp")).unwrap().count(), 0);
 }
+
+#[test]
+fn tag_adds_a_name() {
+    let (_d, store) = store();
+    let id = load(
+        &store,
+        &image(&[&Layer::new().file("t", b"t")]),
+        Some("orig:1"),
+    )
+    .unwrap();
+    store.tag("orig:1", "registry.example:5000/copy:2").unwrap();
+    assert_eq!(store.resolve("registry.example:5000/copy:2").unwrap(), id);
+    let tags = store.inspect(id.as_str()).unwrap().summary.repo_tags;
+    assert_eq!(
+        tags,
+        vec![
+            "docker.io/library/orig:1".to_owned(),
+            "registry.example:5000/copy:2".to_owned()
+        ]
+    );
+    assert!(matches!(
+        store.tag("missing", "x:1"),
+        Err(Error::NotFound(_))
+    ));
+    let bad = format!("x@{}", id);
+    assert!(matches!(
+        store.tag("orig:1", &bad),
+        Err(Error::InvalidReference { .. })
+    ));
+}
