@@ -6,17 +6,17 @@ RUNTIME=${RUNTIME:-/usr/local/bin/oci-runtime}
 STATE=/run/berth-test-state
 mkdir -p "$STATE"
 
-rt() { "$RUNTIME" --root "$STATE" "$@"; }
+# Every runtime call is bounded: a hanging runtime fails its check instead of the whole guest.
+rt() { timeout -s KILL 8 "$RUNTIME" --root "$STATE" "$@"; }
 
-# Wait up to $2 seconds for container $1 to stop.
+# Wait up to $2 seconds (of guest uptime) for container $1 to stop.
 wait_stopped() {
-    n=0
-    while [ $n -lt $(($2 * 10)) ]; do
+    deadline=$(($(cut -d. -f1 /proc/uptime) + $2))
+    while [ "$(cut -d. -f1 /proc/uptime)" -lt "$deadline" ]; do
         rt state "$1" 2>/dev/null | grep -q '"stopped"' && return 0
         sleep 0.1
-        n=$((n + 1))
     done
-    echo "check $1 timeout waiting for stop"
+    echo "check $name timeout waiting for $1 to stop"
     return 1
 }
 
@@ -38,8 +38,11 @@ begin() {
         fi
     done
     t0=$(cut -d' ' -f1 /proc/uptime)
-    rt start "$id" || echo "check $name start failed"
-    wait_stopped "$id" 60
+    if ! rt start "$id"; then
+        echo "check $name start failed"
+        return 1
+    fi
+    wait_stopped "$id" 15
     t1=$(cut -d' ' -f1 /proc/uptime)
     echo "check $name wall $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
 }
@@ -47,6 +50,7 @@ begin() {
 end() {
     sed "s/^/inside $name: /" "/tmp/$name.out"
     rt delete -f "$id" || echo "check $name delete failed"
+    rt state "$id" >/dev/null 2>&1 && echo "check $name delete left the container"
     [ -e "$cg" ] && echo "check $name cgroup left behind"
     return 0
 }

@@ -155,7 +155,10 @@ impl CgroupV2Suite {
             .tempdir()
             .map_err(VmError::WorkDir)?;
         busybox_rootfs(rootfs.path()).map_err(|e| VmError::Bundle(e.to_string()))?;
+        // ~25 s when all goes well; a hanging runtime costs each check at most 50 s (the
+        // payload bounds every runtime call), so the whole suite still ends with a report.
         let mut guest = Guest::new()
+            .timeout(std::time::Duration::from_secs(280))
             .binary(runtime, GUEST_RUNTIME)
             .file(rootfs.path(), "/rootfs")
             .script(&format!("RUNTIME={GUEST_RUNTIME}\n{PAYLOAD}"));
@@ -186,7 +189,7 @@ pub fn assert_cgroup_v2_checks(out: &GuestOutput) {
     let has = |line: &str| out.lines().any(|l| l.contains(line));
     assert_eq!(out.status, 0, "payload failed:\n{c}");
     assert!(has("check done"), "payload did not finish:\n{c}");
-    for bad in ["failed", "timeout", "left behind", "missing"] {
+    for bad in ["failed", "timeout", "left", "missing"] {
         let hits: Vec<&str> = out
             .lines()
             .filter(|l| l.starts_with("check ") && l.contains(bad) && !l.contains("io.bfq.weight"))
@@ -224,7 +227,13 @@ pub fn assert_cgroup_v2_checks(out: &GuestOutput) {
         Some("50000 100000"),
         "{c}"
     );
-    assert_eq!(number(out, "check cpu cpu.weight "), 20.0, "{c}");
+    // shares 512 -> weight: 20 by runc 1.1's linear map, 59 by the map crun and runc >= 1.3
+    // use (10^((log2(s)^2 + 125 log2(s)) / 612 - 7/34), rounded up); both are accepted.
+    let weight = number(out, "check cpu cpu.weight ");
+    assert!(
+        weight == 20.0 || weight == 59.0,
+        "cpu.weight {weight}:\n{c}"
+    );
     assert!(
         number(out, "check cpu nr_throttled ") >= 1.0,
         "never throttled:\n{c}"
