@@ -203,3 +203,21 @@ fn remove_refuses_while_attached() {
     assert!(!sh("nft list tables").contains(&net.bridge));
     fx.finish();
 }
+
+#[test]
+fn missing_namespace_is_refused_without_trace() {
+    let mut fx = Fixture::new();
+    let net = fx.network(1, |_| {});
+    let missing = std::path::Path::new("/run/netns/berth-test-does-not-exist");
+    let err = fx
+        .store
+        .attach(&net.name, &fx.cid(1), missing, &AttachOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, Error::OpenNetns { .. }), "{err}");
+    assert!(
+        err.to_string().contains("berth-test-does-not-exist"),
+        "{err}"
+    );
+    assert_no_trace(&fx, &fx.cid(1));
+    fx.finish();
+}

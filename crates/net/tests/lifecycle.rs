@@ -118,3 +118,41 @@ fn serial_default_network_is_created_once() {
     assert!(!sh("ip -o link").contains("bth-berth0"));
     assert!(!sh("nft list tables").contains("bth-berth0"));
 }
+
+#[test]
+fn parallel_attaches_from_separate_store_handles_get_distinct_addresses() {
+    let mut fx = Fixture::new();
+    let net = fx.network(1, |_| {});
+    let namespaces: Vec<_> = (0..4).map(|_| fx.netns()).collect();
+    let threads: Vec<_> = namespaces
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| {
+            let (root, name, cid, path) = (
+                fx.root.clone(),
+                net.name.clone(),
+                fx.cid(i as u32),
+                ns.path.clone(),
+            );
+            std::thread::spawn(move || {
+                // Each thread opens its own handle, as separate berth processes would.
+                let store = NetworkStore::open(&root).unwrap();
+                store
+                    .attach(&name, &cid, &path, &AttachOptions::default())
+                    .unwrap()
+            })
+        })
+        .collect();
+    let eps: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut v4: Vec<_> = eps.iter().map(|e| e.ipv4.unwrap()).collect();
+    let mut v6: Vec<_> = eps.iter().map(|e| e.ipv6.unwrap()).collect();
+    let mut macs: Vec<_> = eps.iter().map(|e| e.mac).collect();
+    v4.sort();
+    v4.dedup();
+    v6.sort();
+    v6.dedup();
+    macs.sort_by_key(|m| m.0);
+    macs.dedup();
+    assert_eq!((v4.len(), v6.len(), macs.len()), (4, 4, 4), "{eps:?}");
+    fx.finish();
+}
