@@ -97,10 +97,10 @@ pub fn delete_subvolume(
 }
 
 /// Try for up to `wait` to remove qgroup `0/<subvol>` of a deleted subvolume; returns
-/// whether it is gone. The kernel refuses while the cleaner has not dropped the subvolume,
-/// and the cleaner waits for every user of it: usually milliseconds, but a mount
-/// namespace still holding an overlay on it (a container not yet reaped) keeps it for
-/// as long as it lives, so this never blocks unboundedly (`btrfs subvolume sync` would).
+/// whether it is gone. The kernel refuses until the cleaner thread has dropped the deleted
+/// subvolume, which it does asynchronously: right after we poke it, or at the next
+/// periodic commit (30 s) if it was busy. So this waits a bounded time (`btrfs subvolume
+/// sync` would wait for the drop) and leaves the rest to `repair`.
 pub fn destroy_qgroup(root: &Path, subvol: u64, wait: Duration) -> Result<bool, Error> {
     let qgroup_id = format!("0/{subvol}");
     let start = Instant::now();
@@ -122,6 +122,12 @@ pub fn destroy_qgroup(root: &Path, subvol: u64, wait: Duration) -> Result<bool, 
         if qgroup(root, subvol)?.is_none() {
             return Ok(true);
         }
+        // BTRFS_IOC_SYNC pokes the transaction thread, which wakes the cleaner: without
+        // it the deleted subvolume may wait for the next periodic commit (30 s).
+        command::run(
+            "btrfs",
+            &["filesystem".as_ref(), "sync".as_ref(), root.as_os_str()],
+        )?;
         if start.elapsed() >= wait {
             return Ok(false);
         }

@@ -1,6 +1,6 @@
 //! Btrfs qgroups of deleted subvolumes that could not be removed yet (see
 //! `btrfs::destroy_qgroup`): remembered in `<root>/.berth-store/pending-qgroups.json` and
-//! retried by `repair`, so `remove` never waits on another mount namespace.
+//! retried by `repair`, so `remove` waits for the btrfs cleaner only briefly.
 
 use std::path::PathBuf;
 use std::time::Duration;
