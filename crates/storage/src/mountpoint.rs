@@ -15,7 +15,7 @@ fn stat(path: &Path) -> Result<rustix::fs::Statx, Error> {
         AtFlags::SYMLINK_NOFOLLOW,
         StatxFlags::BASIC_STATS,
     )
-    .map_err(|e| Error::Measure {
+    .map_err(|e| Error::Stat {
         path: path.to_owned(),
         source: e.into(),
     })
