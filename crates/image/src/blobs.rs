@@ -18,7 +18,10 @@ impl Store {
         self.blob_path(digest).is_file()
     }
 
+    /// Reads a JSON blob (manifest, index, config), refusing absurd sizes: a hostile image
+    /// must not make us load gigabytes into memory.
     pub(crate) fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, Error> {
+        check_json_size(&digest.to_string(), self.blob_size(digest)?)?;
         fsutil::read(&self.blob_path(digest))
     }
 
@@ -118,4 +121,19 @@ fn blob_len(path: &Path) -> Result<u64, Error> {
             path: path.to_owned(),
             source,
         })
+}
+
+/// Largest manifest, index or config accepted (the distribution spec asks registries to
+/// accept manifests up to 4 MiB; configs of real images are far smaller).
+pub(crate) const MAX_JSON_BLOB: u64 = 8 << 20;
+
+pub(crate) fn check_json_size(what: &str, size: u64) -> Result<(), Error> {
+    if size > MAX_JSON_BLOB {
+        return Err(Error::JsonTooLarge {
+            what: what.to_owned(),
+            size,
+            limit: MAX_JSON_BLOB,
+        });
+    }
+    Ok(())
 }

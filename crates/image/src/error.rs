@@ -45,6 +45,8 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    #[error("{what} is {size} bytes, more than the {limit} accepted for a manifest or config")]
+    JsonTooLarge { what: String, size: u64, limit: u64 },
     #[error("invalid digest {0:?}: expected sha256:<64 hex digits>")]
     InvalidDigest(String),
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]

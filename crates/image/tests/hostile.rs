@@ -333,3 +333,23 @@ fn inconsistent_manifests_are_refused() {
     assert!(matches!(err, Error::UnsupportedMediaType { .. }), "{err}");
     assert_eq!(contents(&store), Vec::<String>::new());
 }
+
+#[test]
+fn oversized_config_is_refused() {
+    let (_tmp, store) = store();
+    let l = Layer::new().file("a", b"a");
+    let mut img = image(&[&l]);
+    let mut config: serde_json::Value = serde_json::from_slice(&img.config).unwrap();
+    config["config"]["Labels"] = serde_json::json!({"pad": "x".repeat(9 << 20)});
+    img.config = config.to_string().into_bytes();
+    let mut m: serde_json::Value = serde_json::from_slice(&img.manifest).unwrap();
+    m["config"]["digest"] = sha(&img.config).into();
+    m["config"]["size"] = img.config.len().into();
+    img.manifest = m.to_string().into_bytes();
+    let err = load(&store, &img, Some("evil:1")).expect_err("9 MiB config accepted");
+    assert!(
+        matches!(err, Error::JsonTooLarge { limit, .. } if limit == 8 << 20),
+        "{err}"
+    );
+    assert_eq!(contents(&store), Vec::<String>::new());
+}

@@ -35,10 +35,14 @@ fn read_member(dir: &Path, archive: &Path, rel: &str) -> Result<Vec<u8>, Error> 
         other => other,
     })?;
     let mut data = Vec::new();
-    f.read_to_end(&mut data).map_err(|source| Error::Read {
-        path: archive.join(rel),
-        source,
-    })?;
+    (&mut f)
+        .take(crate::blobs::MAX_JSON_BLOB + 1)
+        .read_to_end(&mut data)
+        .map_err(|source| Error::Read {
+            path: archive.join(rel),
+            source,
+        })?;
+    crate::blobs::check_json_size(rel, data.len() as u64)?;
     Ok(data)
 }
 

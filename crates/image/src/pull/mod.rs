@@ -95,6 +95,7 @@ impl Puller<'_> {
             .pull_manifest_raw(&r, &self.auth, ACCEPTED)
             .await
             .map_err(|e| self.registry_error(e))?;
+        crate::blobs::check_json_size(&format!("manifest of {}", r.whole()), body.len() as u64)?;
         let actual = Digest::of(&body);
         let expected = match (digest, r.digest()) {
             (Some(d), _) => Some(d.clone()),
@@ -246,6 +247,10 @@ impl Store {
         progress.resolved(&r.whole(), &manifest);
         let m = parse_manifest(&body, &manifest)?;
         let mut wanted = Vec::new();
+        crate::blobs::check_json_size(
+            &format!("config {}", m.config().digest()),
+            m.config().size(),
+        )?;
         for desc in std::iter::once(m.config()).chain(m.layers()) {
             let digest = Digest::parse(desc.digest().as_ref())?;
             wanted.push((digest, desc.size(), desc.media_type().to_string()));
