@@ -111,8 +111,12 @@ pub enum Error {
     InvalidPort { proto: String, host_port: u16 },
     #[error("cannot publish ports on internal network {0}")]
     PublishOnInternal(String),
-    #[error("cannot publish ports: network {0} has no IPv4 subnet")]
-    PublishWithoutIpv4(String),
+    #[error("cannot publish on {host_ip}: network {network} has no {family} subnet")]
+    PublishWithoutFamily {
+        network: String,
+        family: &'static str,
+        host_ip: IpAddr,
+    },
     #[error("invalid firewall rule {rule}: {reason}")]
     InvalidRule { rule: String, reason: &'static str },
     #[error("container {container} has no rule {rule}")]

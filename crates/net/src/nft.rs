@@ -13,6 +13,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
+use std::net::IpAddr;
 use std::process::{Command, Stdio};
 
 use ipnet::IpNet;
@@ -39,16 +40,22 @@ pub fn network_ruleset(net: &Network) -> String {
         "table inet {t} {{
   map pub4_any {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
   map pub4_ip {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}
+  map pub6_any {{ type inet_proto . inet_service : ipv6_addr . inet_service; }}
+  map pub6_ip {{ type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }}
   map lo_allow {{ type ipv4_addr : verdict; }}
   chain nat_pre {{
     type nat hook prerouting priority dstnat; policy accept;
     fib daddr type local dnat ip to meta l4proto . th dport map @pub4_any
     dnat ip to ip daddr . meta l4proto . th dport map @pub4_ip
+    fib daddr type local dnat ip6 to meta l4proto . th dport map @pub6_any
+    dnat ip6 to ip6 daddr . meta l4proto . th dport map @pub6_ip
   }}
   chain nat_out {{
     type nat hook output priority -100; policy accept;
     fib daddr type local dnat ip to meta l4proto . th dport map @pub4_any
     dnat ip to ip daddr . meta l4proto . th dport map @pub4_ip
+    fib daddr type local dnat ip6 to meta l4proto . th dport map @pub6_any
+    dnat ip6 to ip6 daddr . meta l4proto . th dport map @pub6_ip
   }}
   chain nat_post {{
     type nat hook postrouting priority srcnat; policy accept;
@@ -63,8 +70,14 @@ pub fn network_ruleset(net: &Network) -> String {
             let _ = writeln!(s, "    oifname != \"{b}\" ip saddr {s4} masquerade");
         }
     }
-    if let (Some(s6), false) = (net.subnet_v6, net.internal) {
-        let _ = writeln!(s, "    oifname != \"{b}\" ip6 saddr {s6} masquerade");
+    if let Some(s6) = net.subnet_v6 {
+        let _ = writeln!(
+            s,
+            "    oifname \"{b}\" ip6 saddr {s6} ct status dnat masquerade"
+        );
+        if !net.internal {
+            let _ = writeln!(s, "    oifname != \"{b}\" ip6 saddr {s6} masquerade");
+        }
     }
     // One prerouting chain at raw priority, before conntrack and NAT:
     // - The bridge has route_localnet (for publishing on 127.0.0.1), so the host would
@@ -212,25 +225,44 @@ fn elements(a: &Attachment) -> Vec<(&'static str, &'static str, String)> {
     out
 }
 
+/// `(map, key, value)` of each published port: a port without host address is published
+/// on every local address of each family the container has.
 fn publish_elements(a: &Attachment) -> Vec<(&'static str, String, String)> {
-    let Some(ip) = a.ipv4 else {
-        return Vec::new();
-    };
-    a.publish
-        .iter()
-        .map(|p| match p.host_ip {
-            None => (
-                "pub4_any",
-                format!("{} . {}", p.proto, p.host_port),
-                format!("{ip} . {}", p.container_port),
-            ),
-            Some(h) => (
+    let mut out = Vec::new();
+    for p in &a.publish {
+        let (proto, hp, cp) = (p.proto, p.host_port, p.container_port);
+        match (p.host_ip, a.ipv4, a.ipv6) {
+            (None, v4, v6) => {
+                if let Some(ip) = v4 {
+                    out.push((
+                        "pub4_any",
+                        format!("{proto} . {hp}"),
+                        format!("{ip} . {cp}"),
+                    ));
+                }
+                if let Some(ip) = v6 {
+                    out.push((
+                        "pub6_any",
+                        format!("{proto} . {hp}"),
+                        format!("{ip} . {cp}"),
+                    ));
+                }
+            }
+            (Some(IpAddr::V4(h)), Some(ip), _) => out.push((
                 "pub4_ip",
-                format!("{h} . {} . {}", p.proto, p.host_port),
-                format!("{ip} . {}", p.container_port),
-            ),
-        })
-        .collect()
+                format!("{h} . {proto} . {hp}"),
+                format!("{ip} . {cp}"),
+            )),
+            (Some(IpAddr::V6(h)), _, Some(ip)) => out.push((
+                "pub6_ip",
+                format!("{h} . {proto} . {hp}"),
+                format!("{ip} . {cp}"),
+            )),
+            // Refused by `validate::check_publish`.
+            (Some(_), _, _) => {}
+        }
+    }
+    out
 }
 
 /// nft text of one rule's match and verdict. In the bridge table's container chains an

@@ -86,8 +86,10 @@ impl fmt::Display for PortProto {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMapping {
     pub proto: PortProto,
-    /// Only traffic to this host address is forwarded; every local address when unset.
-    pub host_ip: Option<Ipv4Addr>,
+    /// Only traffic to this host address is forwarded; every local address (of each
+    /// family the container has) when unset. IPv6 works from the host's addresses, not
+    /// from `::1` (Linux never routes loopback IPv6 traffic off the host).
+    pub host_ip: Option<IpAddr>,
     pub host_port: u16,
     pub container_port: u16,
 }

@@ -2,7 +2,7 @@
 //! ports and firewall rules.
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::{AttachOptions, Attachment, Error, MacAddr, Network, PortMapping, Proto, Rule};
 
@@ -59,15 +59,24 @@ pub fn check_publish(
     if net.internal {
         return Err(Error::PublishOnInternal(net.name.clone()));
     }
-    if net.subnet_v4.is_none() {
-        return Err(Error::PublishWithoutIpv4(net.name.clone()));
-    }
     let clash = |a: &PortMapping, b: &PortMapping| {
         a.proto == b.proto
             && a.host_port == b.host_port
             && (a.host_ip.is_none() || b.host_ip.is_none() || a.host_ip == b.host_ip)
     };
     for (i, p) in opts.publish.iter().enumerate() {
+        let family_missing = match p.host_ip {
+            Some(IpAddr::V4(_)) => net.subnet_v4.is_none().then_some("IPv4"),
+            Some(IpAddr::V6(_)) => net.subnet_v6.is_none().then_some("IPv6"),
+            None => None,
+        };
+        if let (Some(family), Some(host_ip)) = (family_missing, p.host_ip) {
+            return Err(Error::PublishWithoutFamily {
+                network: net.name.clone(),
+                family,
+                host_ip,
+            });
+        }
         if p.host_port == 0 || p.container_port == 0 {
             return Err(Error::InvalidPort {
                 proto: p.proto.to_string(),

@@ -36,15 +36,20 @@ fn published_port_answers_from_loopback_and_gateway() {
     };
     fx.attach(&net, &fx.cid(1), &a, opts);
     fx.attach(&net, &fx.cid(2), &b, AttachOptions::default());
-    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-    let _tcp = Echo::start(Some(&a.path), any, 80);
-    let _udp = Echo::start(Some(&a.path), any, 53);
+    // Dual-stack servers on [::] answer IPv4 (mapped) and IPv6.
+    let any6 = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+    let _tcp6 = Echo::start(Some(&a.path), any6, 80);
+    let _udp6 = Echo::start(Some(&a.path), any6, 53);
     let lo = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), host_port);
     let gw = SocketAddr::new(net.gateway_v4.unwrap().into(), host_port);
     assert!(tcp_ok(None, lo), "tcp via 127.0.0.1");
     assert!(tcp_ok(None, gw), "tcp via gateway");
     assert!(udp_ok(None, lo), "udp via 127.0.0.1");
     assert!(udp_ok(None, gw), "udp via gateway");
+    // IPv6: through the gateway's IPv6 address.
+    let gw6 = SocketAddr::new(net.gateway_v6.unwrap().into(), host_port);
+    assert!(tcp_ok(None, gw6), "tcp via IPv6 gateway");
+    assert!(udp_ok(None, gw6), "udp via IPv6 gateway");
     // Another container reaches it through the gateway (hairpin).
     assert!(tcp_ok(Some(&b.path), gw), "hairpin from a neighbour");
     // A port that is not published does not answer.
@@ -67,7 +72,7 @@ fn published_port_bound_to_one_host_address() {
     let opts = AttachOptions {
         publish: vec![PortMapping {
             proto: PortProto::Tcp,
-            host_ip: Some(Ipv4Addr::LOCALHOST),
+            host_ip: Some(Ipv4Addr::LOCALHOST.into()),
             host_port,
             container_port: 8080,
         }],
