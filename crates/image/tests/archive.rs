@@ -238,3 +238,46 @@ fn import_rootfs_tarballs() {
     let none = store.import(&tmp.path().join("plain.tar"), None).unwrap();
     assert!(store.list().unwrap().iter().any(|s| s.id == none));
 }
+
+#[test]
+fn oci_layout_with_nested_multi_arch_index_loads_host_platform() {
+    let (_d, store) = store();
+    let amd = Layer::new().file("arch", b"amd64");
+    let arm = Layer::new().file("arch", b"arm64");
+    let amd_img = image_with(&[(gzip(&amd.tar()), amd.tar())], "amd64", &["sh"]);
+    let arm_img = image_with(&[(gzip(&arm.tar()), arm.tar())], "arm64", &["sh"]);
+    let dir = TempDir::new("nested");
+    write_layout(dir.path(), &[(&arm_img, None), (&amd_img, None)]);
+    let nested = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm_img.manifest_digest(),
+             "size": arm_img.manifest.len(), "platform": {"architecture": "arm64", "os": "linux"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd_img.manifest_digest(),
+             "size": amd_img.manifest.len(), "platform": {"architecture": "amd64", "os": "linux"}},
+        ],
+    })
+    .to_string();
+    std::fs::write(
+        dir.path()
+            .join("blobs/sha256")
+            .join(&sha(nested.as_bytes())[7..]),
+        &nested,
+    )
+    .unwrap();
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": sha(nested.as_bytes()), "size": nested.len(),
+        "annotations": {"io.containerd.image.name": "example.org/multi:1",
+                        "org.opencontainers.image.ref.name": "1"},
+    }]});
+    std::fs::write(dir.path().join("index.json"), index.to_string()).unwrap();
+    let ids = store.load(dir.path()).unwrap();
+    assert_eq!(ids, vec![amd_img.id()]);
+    assert_eq!(store.resolve("example.org/multi:1").unwrap(), amd_img.id());
+    let d = store.inspect("example.org/multi:1").unwrap();
+    assert_eq!(d.index_digest.unwrap().as_str(), sha(nested.as_bytes()));
+    let layer = &store.layer_dirs(&amd_img.id()).unwrap()[0];
+    assert_eq!(std::fs::read(layer.join("arch")).unwrap(), b"amd64");
+}
