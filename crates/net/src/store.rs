@@ -230,11 +230,7 @@ impl NetworkStore {
                 });
             }
         }
-        Err(Error::SubnetExhausted {
-            subnet: "10.89.0.0/16"
-                .parse()
-                .unwrap_or(IpNet::V4(Ipv4Net::default())),
-        })
+        Err(Error::NoDefaultSubnet)
     }
 
     pub fn list(&self) -> Result<Vec<Network>, Error> {
