@@ -17,10 +17,13 @@
 //! - setuid/setgid bits and `security.capability` xattrs are STRIPPED unless
 //!   [`UnpackOptions::keep_setid`]: the layer directories live on the host, where a
 //!   root-owned setuid binary supplied by a tenant is a local privilege escalation waiting
-//!   for any path to it; containers rarely need them (run as root in their user namespace);
+//!   for any path to it; containers rarely need them (run as root in their user namespace).
+//!   setgid on a directory (new files inherit its group, no privilege) is kept. The option
+//!   applies when a layer is unpacked: a layer is unpacked once and then shared;
 //! - only `user.*` xattrs (and `security.capability` with `keep_setid`) are applied: a tenant
 //!   must not set `trusted.overlay.*` (redirects, opaque) or `security.*` labels;
-//! - total regular-file bytes and entry count are capped ([`UnpackOptions`]).
+//! - total regular-file bytes and entry count are capped ([`UnpackOptions`]);
+//! - owners, modes and mtimes (directories' after their last entry) are preserved.
 //!
 //! On error the caller removes the half-unpacked directory.
 
