@@ -4,8 +4,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use crate::compression::decompress;
 use crate::fsutil;
+use crate::progress::Progress;
 use crate::store::Store;
 use crate::unpack::unpack;
 use crate::{Digest, Error};
@@ -18,6 +21,49 @@ pub(crate) struct LayerMeta {
 }
 
 impl Store {
+    /// Unpacks the distinct layers `work` (`(blob, diff_id)`) on up to 4 threads: gzip and
+    /// the file system work of independent layers overlap. Returns their total size. On the
+    /// first error the other workers stop after their current layer.
+    pub(crate) fn ensure_layers(
+        &self,
+        work: &[(Digest, Digest)],
+        progress: &dyn Progress,
+    ) -> Result<u64, Error> {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4)
+            .min(work.len().max(1));
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let worker = || -> Result<u64, Error> {
+            let mut total = 0;
+            while !failed.load(Ordering::Relaxed) {
+                let Some((blob, diff_id)) = work.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                match self.ensure_layer(blob, Some(diff_id)) {
+                    Ok(meta) => {
+                        progress.layer_ready(diff_id);
+                        total += meta.size;
+                    }
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(total)
+        };
+        let results: Vec<Result<u64, Error>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers).map(|_| s.spawn(worker)).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        results.into_iter().sum()
+    }
+
     pub(crate) fn layer_path(&self, diff_id: &Digest) -> PathBuf {
         self.layers_dir().join(diff_id.hex())
     }

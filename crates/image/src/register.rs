@@ -75,7 +75,7 @@ impl Store {
             });
         }
         let mut layers = Vec::new();
-        let mut size = 0;
+        let mut work: Vec<(Digest, Digest)> = Vec::new();
         for (desc, diff_id) in manifest.layers().iter().zip(diff_ids) {
             let media_type = desc.media_type().to_string();
             if !is_layer_type(&media_type) {
@@ -86,9 +86,9 @@ impl Store {
             }
             let blob = Digest::parse(desc.digest().as_ref())?;
             let diff_id = Digest::parse(diff_id)?;
-            let meta = self.ensure_layer(&blob, Some(&diff_id))?;
-            progress.layer_ready(&diff_id);
-            size += meta.size;
+            if !work.iter().any(|(_, d)| *d == diff_id) {
+                work.push((blob.clone(), diff_id.clone()));
+            }
             layers.push(LayerRecord {
                 blob_size: self.blob_size(&blob)?,
                 blob,
@@ -96,6 +96,7 @@ impl Store {
                 diff_id,
             });
         }
+        let size = self.ensure_layers(&work, progress)?;
         // Concurrent pulls hold the store lock shared: serialise the read-modify-writes.
         let _refs_lock = FileLock::acquire(&self.refs_lock_path())?;
         let mut repo_digests = reg.repo_digests;
