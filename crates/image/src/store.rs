@@ -15,6 +15,7 @@ type InUseFn = dyn Fn(&ImageId) -> bool + Send + Sync;
 pub struct Store {
     pub(crate) root: PathBuf,
     pub(crate) unpack: UnpackOptions,
+    pub(crate) docker_config: Option<PathBuf>,
     in_use: Option<Box<InUseFn>>,
 }
 
@@ -31,6 +32,7 @@ impl Store {
         let store = Store {
             root: root.to_owned(),
             unpack: UnpackOptions::default(),
+            docker_config: None,
             in_use: None,
         };
         fsutil::create_dir_all(root)?;
@@ -57,6 +59,13 @@ impl Store {
     /// Sets the limits used when unpacking layers.
     pub fn with_unpack_options(mut self, opts: UnpackOptions) -> Store {
         self.unpack = opts;
+        self
+    }
+
+    /// Reads registry credentials from this docker config file instead of
+    /// `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`).
+    pub fn with_docker_config(mut self, path: &Path) -> Store {
+        self.docker_config = Some(path.to_owned());
         self
     }
 

@@ -237,11 +237,22 @@ async fn pull_with_basic_auth_from_docker_config() {
     let bad = base64::engine::general_purpose::STANDARD.encode("berth:wrong");
     let cfg = json!({"auths": {reg.addr.clone(): {"auth": bad}}});
     std::fs::write(docker_config.join("config.json"), cfg.to_string()).unwrap();
-    let (_d2, other) = common::store();
+    let (d2, other) = common::store();
     assert!(other
         .pull(&reference, &PullOptions::default(), &NoProgress)
         .await
         .is_err());
+
+    // An explicit config file wins over $DOCKER_CONFIG.
+    let explicit = d2.path().join("explicit.json");
+    let cfg = json!({"auths": {reg.addr.clone(): {"username": "berth", "password": "s3cret"}}});
+    std::fs::write(&explicit, cfg.to_string()).unwrap();
+    let other = other.with_docker_config(&explicit);
+    let opts = PullOptions::default();
+    assert_eq!(
+        other.pull(&reference, &opts, &NoProgress).await.unwrap(),
+        img.id()
+    );
 }
 
 #[tokio::test]

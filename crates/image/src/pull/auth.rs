@@ -3,7 +3,7 @@
 //! plain `username`/`password`). Credential helpers are not supported.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use oci_client::secrets::RegistryAuth;
@@ -47,9 +47,10 @@ fn same_registry(key: &str, registry: &str) -> bool {
     host == registry || (HUB.contains(&host) && HUB.contains(&registry))
 }
 
-/// Credentials for `registry` (as in a reference: `host[:port]`), anonymous if none.
-pub(crate) fn auth_for(registry: &str) -> Result<RegistryAuth, Error> {
-    let Some(path) = config_path() else {
+/// Credentials for `registry` (as in a reference: `host[:port]`) from the docker config
+/// file `config` (default: [`config_path`]), anonymous if none.
+pub(crate) fn auth_for(registry: &str, config: Option<&Path>) -> Result<RegistryAuth, Error> {
+    let Some(path) = config.map(Path::to_owned).or_else(config_path) else {
         return Ok(RegistryAuth::Anonymous);
     };
     let data = match std::fs::read(&path) {

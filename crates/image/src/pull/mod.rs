@@ -174,7 +174,7 @@ impl Store {
     ) -> Result<ImageId, Error> {
         let r = reference::parse(reference)?;
         let registry = r.resolve_registry().to_owned();
-        let auth = auth::auth_for(r.registry())?;
+        let auth = auth::auth_for(r.registry(), self.docker_config.as_deref())?;
         let protocol = if opts.insecure || is_loopback(&registry) {
             ClientProtocol::HttpsExcept(vec![registry.clone()])
         } else {
