@@ -9,9 +9,11 @@ use crate::{names, nft, sysctl, uplinks, Error, Network};
 /// Builds the network; on error the caller runs `destroy`.
 pub fn build(nl: &Netlink, root: &Path, net: &Network) -> Result<(), Error> {
     let b = &net.bridge;
+    nft::ensure_base()?;
+    let leftovers = nft::delete_network(net, &nft::list_inet()?);
     nft::apply(
-        &format!("create tables of network {}", net.name),
-        &nft::network_ruleset(net),
+        &format!("add network {} to nft", net.name),
+        &format!("{leftovers}{}", nft::add_network(net)),
     )?;
     let index = nl.add_bridge(b)?;
     // A fixed bridge MAC: otherwise it follows the lowest port MAC and the gateway's
@@ -42,8 +44,11 @@ pub fn destroy(nl: &Netlink, root: &Path, net: &Network) -> Result<(), Error> {
     nl.delete_link(&net.bridge)?;
     // Forwarding off before the rules that limit it go.
     uplinks::release(root, &net.name, &net.uplinks)?;
+    if !nft::table_exists("inet", nft::TABLE)? {
+        return Ok(());
+    }
     nft::apply(
-        &format!("delete tables of network {}", net.name),
-        &nft::delete_network(net),
+        &format!("delete network {} from nft", net.name),
+        &nft::delete_network(net, &nft::list_inet()?),
     )
 }

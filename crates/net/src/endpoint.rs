@@ -108,8 +108,7 @@ pub fn teardown(nl: &Netlink, net: Option<&Network>, att: &Attachment) -> Result
         nl.delete_link(ifb)?;
     }
     if let Some(net) = net {
-        let t = net.nft_table();
-        if nft::table_exists("bridge", &t)? && nft::table_exists("inet", &t)? {
+        if nft::table_exists("bridge", nft::TABLE)? && nft::table_exists("inet", nft::TABLE)? {
             nft::apply(
                 &format!("detach {} from {}", att.container_id, net.name),
                 &nft::detach(net, att, &short),

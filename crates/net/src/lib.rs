@@ -1,12 +1,13 @@
 //! berth-net: container networks on Linux.
 //!
-//! A network is a bridge (`bth-...`) with gateway addresses, plus two nftables tables of
-//! its own (`inet berth-<bridge>` for NAT and forwarding, `bridge berth-<bridge>` for
-//! anti-spoofing, per-container rules and isolation). Attaching a container creates a veth
-//! pair (host side `bthv-...`), moves the other end into the container's network
-//! namespace, gives it addresses from the network's IPAM and a default route, publishes
-//! ports through DNAT maps and caps bandwidth with tc. Everything is recorded under the
-//! store's root, written atomically under a lock, so a crash can be cleaned up by `gc`.
+//! A network is a bridge (`bth-...`) with gateway addresses and its chains in berth's own
+//! nftables tables (`inet berth` for NAT, forwarding and the host-loopback guard,
+//! `bridge berth` for anti-spoofing, per-container rules and isolation). Attaching a
+//! container creates a veth pair (host side `bthv-...`), moves the other end into the
+//! container's network namespace, gives it addresses from the network's IPAM and default
+//! routes, publishes ports through DNAT maps and caps bandwidth with tc. Everything is
+//! recorded under the store's root, written atomically under a lock, so a crash can be
+//! cleaned up by `gc`.
 
 mod bridge;
 mod endpoint;

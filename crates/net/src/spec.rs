@@ -58,11 +58,6 @@ impl Network {
         }
         out
     }
-
-    /// Name of this network's nftables tables (`inet` and `bridge` family).
-    pub fn nft_table(&self) -> String {
-        format!("berth-{}", self.bridge)
-    }
 }
 
 /// Transport protocol of a published port.

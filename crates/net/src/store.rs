@@ -401,12 +401,11 @@ impl NetworkStore {
         let path = self.ep_path(container_id);
         let mut att: Attachment =
             records::read(&path)?.ok_or_else(|| Error::NotAttached(container_id.into()))?;
-        let net = self.network(&att.network)?;
         change(&mut att.firewall)?;
         let short = names::container_short(container_id);
         nft::apply(
             &format!("set rules of {container_id}"),
-            &nft::set_rules(&net, &att, &short),
+            &nft::set_rules(&att, &short),
         )?;
         records::write(&path, &att)
     }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::{records, sysctl, Error};
+use crate::{nft, records, sysctl, Error};
 
 type State = BTreeMap<String, Vec<String>>;
 
@@ -52,6 +52,8 @@ pub fn acquire(root: &Path, network: &str, uplinks: &[String]) -> Result<(), Err
     }
     records::write(&state_path(root), &state)?;
     for up in uplinks {
+        // The guard first: the uplink never forwards to anything but berth bridges.
+        nft::apply(&format!("guard uplink {up}"), &nft::uplink_guard(up, true))?;
         set_forwarding(up, true)?;
     }
     Ok(())
@@ -75,6 +77,12 @@ pub fn release(root: &Path, network: &str, uplinks: &[String]) -> Result<(), Err
     for up in off {
         if Path::new("/proc/sys/net/ipv4/conf").join(&up).exists() {
             set_forwarding(&up, false)?;
+        }
+        if nft::table_exists("inet", nft::TABLE)? {
+            nft::apply(
+                &format!("unguard uplink {up}"),
+                &nft::uplink_guard(&up, false),
+            )?;
         }
     }
     Ok(())

@@ -54,7 +54,7 @@ fn gc_removes_endpoints_of_dead_containers() {
     let ifb = ea.ifb.clone().unwrap();
     assert!(sh("ip -o link").contains(&ifb));
     assert!(sh(&format!("tc qdisc show dev {}", ea.host_veth)).contains("tbf"));
-    let table = sh(&format!("nft list table inet {}", net.nft_table()));
+    let table = sh("nft list table inet berth");
     assert!(table.contains(&port.to_string()), "{table}");
     // The container dies without a detach (its namespace and veth pair go away).
     sh(&format!("ip netns del {}", a.name));

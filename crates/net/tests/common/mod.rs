@@ -353,8 +353,8 @@ impl Fixture {
         self.cleanup();
         let links = sh("ip -o link");
         assert!(!links.contains(&self.id), "links left: {links}");
-        let tables = sh("nft list tables");
-        assert!(!tables.contains(&self.id), "nft tables left: {tables}");
+        let ruleset = sh("nft list ruleset");
+        assert!(!ruleset.contains(&self.id), "nft content left: {ruleset}");
         let nss = sh("ip netns list");
         assert!(!nss.contains(&self.id), "namespaces left: {nss}");
         // Addresses live on the test's own links (named with its id): none may be left.
