@@ -4,17 +4,21 @@
 use std::path::Path;
 
 use crate::netlink::Netlink;
-use crate::{names, nft, sysctl, uplinks, Error, Network};
+use crate::{names, nft, records, sysctl, uplinks, Error, Network};
 
 /// Builds the network; on error the caller runs `destroy`.
 pub fn build(nl: &Netlink, root: &Path, net: &Network) -> Result<(), Error> {
     let b = &net.bridge;
-    nft::ensure_base()?;
-    let leftovers = nft::delete_network(net, &nft::list_inet()?);
-    nft::apply(
-        &format!("add network {} to nft", net.name),
-        &format!("{leftovers}{}", nft::add_network(net)),
-    )?;
+    {
+        // Host-wide: no other berth process may drop the base while this adds to it.
+        let _host = records::lock(Path::new(nft::HOST_LOCK))?;
+        nft::ensure_base()?;
+        let leftovers = nft::delete_network(net, &nft::list_inet()?);
+        nft::apply(
+            &format!("add network {} to nft", net.name),
+            &format!("{leftovers}{}", nft::add_network(net)),
+        )?;
+    }
     let index = nl.add_bridge(b)?;
     // A fixed bridge MAC: otherwise it follows the lowest port MAC and the gateway's
     // address changes under the containers as they come and go.
@@ -44,11 +48,14 @@ pub fn destroy(nl: &Netlink, root: &Path, net: &Network) -> Result<(), Error> {
     nl.delete_link(&net.bridge)?;
     // Forwarding off before the rules that limit it go.
     uplinks::release(root, &net.name, &net.uplinks)?;
+    let _host = records::lock(Path::new(nft::HOST_LOCK))?;
     if !nft::table_exists("inet", nft::TABLE)? {
         return Ok(());
     }
     nft::apply(
         &format!("delete network {} from nft", net.name),
         &nft::delete_network(net, &nft::list_inet()?),
-    )
+    )?;
+    // The last network of the host takes berth's tables with it.
+    nft::drop_base_if_unused()
 }

@@ -101,6 +101,22 @@ pub fn ensure_base() -> Result<(), Error> {
     Ok(())
 }
 
+/// Deletes berth's tables when no network has chains in them any more (callers hold
+/// `HOST_LOCK`, as does every network creation, so none is being added meanwhile).
+pub fn drop_base_if_unused() -> Result<(), Error> {
+    let listing = super::list_inet()?;
+    if listing.is_empty() || listing.contains("chain n-") {
+        return Ok(());
+    }
+    let mut script = String::new();
+    for family in ["inet", "bridge"] {
+        script.push_str(&format!(
+            "add table {family} {TABLE}\ndelete table {family} {TABLE}\n"
+        ));
+    }
+    apply("delete berth's tables", &script)
+}
+
 #[cfg(test)]
 pub fn scripts() -> String {
     format!("{}{}", inet(), bridge())

@@ -17,12 +17,16 @@ use std::process::{Command, Stdio};
 
 use crate::Error;
 
-pub use base::ensure_base;
+pub use base::{drop_base_if_unused, ensure_base};
 pub use endpoint::{attach, detach, set_rules};
 pub use network::{add_network, delete_network, uplink_guard};
 
 /// Name of berth's tables (family `inet` and family `bridge`).
 pub const TABLE: &str = "berth";
+
+/// Lock file serialising, host-wide, the creation and removal of networks in berth's
+/// tables (several berth stores may share a host).
+pub const HOST_LOCK: &str = "/run/lock/berth-net.lock";
 
 /// Runs one `nft -f -` transaction.
 pub fn apply(op: &str, script: &str) -> Result<(), Error> {
