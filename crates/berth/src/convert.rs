@@ -1,0 +1,138 @@
+//! Command-line flags to the manager's types.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use berth_manager::units::parse_size;
+use berth_manager::{DeviceRate, Limits, NetworkMode, RunConfig, Volume};
+
+use crate::cli::{CreateArgs, LimitArgs};
+
+pub fn limits(a: &LimitArgs) -> anyhow::Result<(Limits, Option<u64>)> {
+    let size = |opt: &'static str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
+        Ok(match v.as_deref() {
+            None => None,
+            Some("-1") => Some(-1),
+            Some(s) => Some(parse_size(opt, s)? as i64),
+        })
+    };
+    let devs = |opt: &'static str, v: &[String], iops: bool| -> anyhow::Result<Vec<DeviceRate>> {
+        v.iter()
+            .map(|d| Ok(DeviceRate::parse(opt, d, iops)?))
+            .collect()
+    };
+    let l = Limits {
+        memory: size("--memory", &a.memory)?,
+        memory_swap: size("--memory-swap", &a.memory_swap)?,
+        memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
+        cpus: a.cpus,
+        cpu_shares: a.cpu_shares,
+        cpu_quota: a.cpu_quota,
+        cpu_period: a.cpu_period,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        pids_limit: a.pids_limit,
+        blkio_weight: a.blkio_weight,
+        device_read_bps: devs("--device-read-bps", &a.device_read_bps, false)?,
+        device_write_bps: devs("--device-write-bps", &a.device_write_bps, false)?,
+        device_read_iops: devs("--device-read-iops", &a.device_read_iops, true)?,
+        device_write_iops: devs("--device-write-iops", &a.device_write_iops, true)?,
+    };
+    let mut disk = match &a.disk {
+        Some(d) => Some(parse_size("--disk", d)?),
+        None => None,
+    };
+    for o in &a.storage_opt {
+        match o.split_once('=') {
+            Some(("size", v)) => disk = Some(parse_size("--storage-opt size", v)?),
+            _ => bail!("--storage-opt {o:?}: only size=SIZE is supported"),
+        }
+    }
+    Ok((l, disk))
+}
+
+/// `rest` is `[IMAGE] [COMMAND...]`; when the user wrote `--` before it, there is no image
+/// and the container runs on the host's own tree.
+pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConfig> {
+    let host_tree = match raw_args.iter().position(|x| x == "--") {
+        Some(dd) => {
+            let after = &raw_args[dd + 1..];
+            !a.rest.is_empty() && after.len() == a.rest.len() && after == a.rest.as_slice()
+        }
+        None => false,
+    };
+    let (image, command) = if host_tree || a.rest.is_empty() {
+        (None, a.rest.clone())
+    } else {
+        (Some(a.rest[0].clone()), a.rest[1..].to_vec())
+    };
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        let text = std::fs::read_to_string(f).with_context(|| format!("read {}", f.display()))?;
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            env.push(expand_env(line));
+        }
+    }
+    env.extend(a.env.iter().map(|e| expand_env(e)));
+    let volumes = a
+        .volume
+        .iter()
+        .map(|v| parse_volume(v))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let network = match a.network.as_str() {
+        "none" => NetworkMode::None,
+        "host" => NetworkMode::Host,
+        // TODO(net): bridge networks and -p through crates/net.
+        other => bail!("--network {other:?}: only none and host are supported yet"),
+    };
+    let (limits, disk) = limits(&a.limits)?;
+    Ok(RunConfig {
+        name: a.name.clone(),
+        image,
+        command,
+        entrypoint: a.entrypoint.clone(),
+        env,
+        volumes,
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+        hostname: a.hostname.clone(),
+        read_only: a.read_only,
+        interactive: a.interactive,
+        tty: a.tty,
+        auto_remove: a.rm,
+        init: a.init,
+        network,
+        limits,
+        disk,
+    })
+}
+
+/// `-e NAME` takes NAME's value from our environment (as docker).
+fn expand_env(e: &str) -> String {
+    if e.contains('=') {
+        e.to_string()
+    } else {
+        format!("{e}={}", std::env::var(e).unwrap_or_default())
+    }
+}
+
+fn parse_volume(v: &str) -> anyhow::Result<Volume> {
+    let parts: Vec<&str> = v.split(':').collect();
+    let (host, ctr, ro) = match parts.as_slice() {
+        [h, c] => (*h, *c, false),
+        [h, c, "ro"] => (*h, *c, true),
+        [h, c, "rw"] => (*h, *c, false),
+        _ => bail!("-v {v:?}: expected HOST:CONTAINER[:ro]"),
+    };
+    if !host.starts_with('/') || !ctr.starts_with('/') {
+        bail!("-v {v:?}: both paths must be absolute");
+    }
+    let host = std::fs::canonicalize(host).with_context(|| format!("-v {v:?}: {host}"))?;
+    Ok(Volume {
+        host: PathBuf::from(host),
+        container: ctr.to_string(),
+        read_only: ro,
+    })
+}

@@ -1,0 +1,75 @@
+//! Where everything lives under the data root (`/var/lib/berth` by default).
+//!
+//! ```text
+//! lock                 flock(2) serialising every metadata transaction
+//! meta.redb            the metadata store (containers)
+//! containers/<id>/     per container: config.json (the OCI bundle), container.log, console.sock
+//! runtime/             berth_container's state directories (one per running container)
+//! storage/             berth_storage: writable layers and quota images
+//! images/              berth_image: blobs, unpacked layers, image records
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_ROOT: &str = "/var/lib/berth";
+pub const LOG_FILE: &str = "container.log";
+
+#[derive(Clone, Debug)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// Create the data root's directories (0700: they hold tenants' files and logs).
+    pub fn init(root: &Path) -> Result<Layout> {
+        use std::os::unix::fs::DirBuilderExt;
+        let root = std::path::absolute(root).map_err(|source| Error::CreateDir {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let l = Layout { root };
+        for dir in [l.root.clone(), l.containers(), l.runtime()] {
+            if let Err(source) = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+            {
+                return Err(Error::CreateDir { path: dir, source });
+            }
+        }
+        Ok(l)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.root.join("lock")
+    }
+    pub fn db(&self) -> PathBuf {
+        self.root.join("meta.redb")
+    }
+    pub fn containers(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+    pub fn container(&self, id: &str) -> PathBuf {
+        self.containers().join(id)
+    }
+    pub fn log(&self, id: &str) -> PathBuf {
+        self.container(id).join(LOG_FILE)
+    }
+    pub fn console_socket(&self, id: &str) -> PathBuf {
+        self.container(id).join("console.sock")
+    }
+    pub fn runtime(&self) -> PathBuf {
+        self.root.join("runtime")
+    }
+    pub fn storage(&self) -> PathBuf {
+        self.root.join("storage")
+    }
+    pub fn images(&self) -> PathBuf {
+        self.root.join("images")
+    }
+}
