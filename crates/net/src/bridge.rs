@@ -1,4 +1,4 @@
-//! A network in the kernel: its nft tables, its bridge with the gateway addresses and
+//! A network in the kernel: its nft chains, its bridge with the gateway addresses and
 //! per-interface settings, and forwarding on its uplinks.
 
 use std::path::Path;

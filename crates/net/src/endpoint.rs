@@ -108,7 +108,7 @@ pub fn teardown(nl: &Netlink, net: Option<&Network>, att: &Attachment) -> Result
         nl.delete_link(ifb)?;
     }
     if let Some(net) = net {
-        if nft::table_exists("bridge", nft::TABLE)? && nft::table_exists("inet", nft::TABLE)? {
+        if nft::base_exists()? {
             nft::apply(
                 &format!("detach {} from {}", att.container_id, net.name),
                 &nft::detach(net, att, &short),

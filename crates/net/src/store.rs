@@ -249,7 +249,7 @@ impl NetworkStore {
         Ok(NetworkInfo { network, endpoints })
     }
 
-    /// Removes the bridge, the network's nft tables and its record; refuses while
+    /// Removes the bridge, the network's nft chains and its record; refuses while
     /// containers are attached.
     pub fn remove(&self, name: &str) -> Result<(), Error> {
         let _lock = self.lock()?;

@@ -75,18 +75,33 @@ pub fn list_inet() -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Whether `table <family> <name>` exists (read-only; looks at berth's table only).
+/// Whether `table <family> <name>` exists.
 pub fn table_exists(family: &str, name: &str) -> Result<bool, Error> {
+    Ok(tables()?.contains(&format!("table {family} {name}")))
+}
+
+/// Whether both of berth's tables exist (one `nft list tables`, which lists names only).
+pub fn base_exists() -> Result<bool, Error> {
+    let tables = tables()?;
+    Ok(["inet", "bridge"]
+        .iter()
+        .all(|f| tables.contains(&format!("table {f} {TABLE}"))))
+}
+
+/// The names of all tables, one `table <family> <name>` a line.
+fn tables() -> Result<Vec<String>, Error> {
     let out = Command::new("nft")
-        .args(["list", "table", family, name])
-        .stdout(Stdio::null())
+        .args(["list", "tables"])
         .stderr(Stdio::null())
-        .status()
+        .output()
         .map_err(|source| Error::Spawn {
             program: "nft",
             source,
         })?;
-    Ok(out.success())
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect())
 }
 
 #[cfg(test)]
