@@ -87,12 +87,11 @@ fn run_command(m: &Manager, cmd: Command) -> anyhow::Result<i32> {
             containers,
         } => c::stats(m, no_stream, &containers),
         Command::Wait { containers } => {
-            let mut last = 0;
-            for x in &containers {
-                last = m.wait(x, None)?;
-                println!("{last}");
-            }
-            Ok(last)
+            // As docker: the codes are printed, `wait` itself succeeds.
+            c::each(&containers, |x| {
+                println!("{}", m.wait(x, None)?);
+                Ok(())
+            })
         }
         Command::Update { limits, containers } => c::update(m, &limits, &containers),
         Command::Rename { container, name } => {

@@ -59,8 +59,27 @@ impl Db {
                 }
             }
         }
+        if !self.path.exists() {
+            self.create_atomically()?;
+        }
         let db = Database::create(&self.path).map_err(|e| self.err(e))?;
         Ok(Open { db, _lock: lock })
+    }
+
+    /// A new database is made under a temporary name and renamed into place: a kill while
+    /// redb writes its header must not leave a file that is "not a redb database".
+    fn create_atomically(&self) -> Result<()> {
+        let tmp = self.path.with_extension("redb.tmp");
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::Remove { path: tmp, source }),
+        }
+        drop(Database::create(&tmp).map_err(|e| self.err(e))?);
+        std::fs::rename(&tmp, &self.path).map_err(|source| Error::Write {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     fn err(&self, e: impl Into<redb::Error>) -> Error {
