@@ -6,19 +6,15 @@ use std::path::Path;
 use crate::netlink::Netlink;
 use crate::{names, nft, records, sysctl, uplinks, Error, Network};
 
-/// Builds the network; on error the caller runs `destroy`.
+/// Builds the network; on error the caller runs `destroy`. The caller holds `host_lock`.
 pub fn build(nl: &Netlink, root: &Path, net: &Network) -> Result<(), Error> {
     let b = &net.bridge;
-    {
-        // Host-wide: no other berth process may drop the base while this adds to it.
-        let _host = records::lock(Path::new(nft::HOST_LOCK))?;
-        nft::ensure_base()?;
-        let leftovers = nft::delete_network(net, &nft::list_inet()?);
-        nft::apply(
-            &format!("add network {} to nft", net.name),
-            &format!("{leftovers}{}", nft::add_network(net)),
-        )?;
-    }
+    nft::ensure_base()?;
+    let leftovers = nft::delete_network(net, &nft::list_inet()?);
+    nft::apply(
+        &format!("add network {} to nft", net.name),
+        &format!("{leftovers}{}", nft::add_network(net)),
+    )?;
     let index = nl.add_bridge(b)?;
     // A fixed bridge MAC: otherwise it follows the lowest port MAC and the gateway's
     // address changes under the containers as they come and go.
@@ -43,19 +39,27 @@ pub fn build(nl: &Netlink, root: &Path, net: &Network) -> Result<(), Error> {
     uplinks::acquire(root, &net.name, &net.uplinks)
 }
 
-/// Removes what `build` created; each step tolerates absence.
+/// Removes what `build` created; each step tolerates absence. The caller holds
+/// `host_lock`.
 pub fn destroy(nl: &Netlink, root: &Path, net: &Network) -> Result<(), Error> {
-    nl.delete_link(&net.bridge)?;
     // Forwarding off before the rules that limit it go.
     uplinks::release(root, &net.name, &net.uplinks)?;
-    let _host = records::lock(Path::new(nft::HOST_LOCK))?;
-    if !nft::table_exists("inet", nft::TABLE)? {
-        return Ok(());
+    if nft::table_exists("inet", nft::TABLE)? {
+        nft::apply(
+            &format!("delete network {} from nft", net.name),
+            &nft::delete_network(net, &nft::list_inet()?),
+        )?;
+        // The last network of the host takes berth's tables with it.
+        nft::drop_base_if_unused()?;
     }
-    nft::apply(
-        &format!("delete network {} from nft", net.name),
-        &nft::delete_network(net, &nft::list_inet()?),
-    )?;
-    // The last network of the host takes berth's tables with it.
-    nft::drop_base_if_unused()
+    // The bridge (and so its route) last: its subnet looks free only once all is gone.
+    nl.delete_link(&net.bridge)?;
+    Ok(())
+}
+
+/// Serialises, host-wide, the creation and removal of networks among all berth stores:
+/// a subnet checked free against the host's routes stays free until its network is
+/// built, and berth's tables are never dropped while a network is being added.
+pub fn host_lock() -> Result<records::StoreLock, Error> {
+    records::lock(Path::new(nft::HOST_LOCK))
 }

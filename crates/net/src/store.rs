@@ -149,6 +149,7 @@ impl NetworkStore {
                 network: other.name.clone(),
             });
         }
+        let _host = bridge::host_lock()?;
         let nl = Netlink::open()?;
         if nl.link_index(&bridge)?.is_some() {
             return Err(Error::LinkExists(bridge));
@@ -266,6 +267,7 @@ impl NetworkStore {
                 containers: attached,
             });
         }
+        let _host = bridge::host_lock()?;
         bridge::destroy(&Netlink::open()?, &self.root, &net)?;
         records::remove(&self.net_path(name))
     }

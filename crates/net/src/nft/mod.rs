@@ -24,8 +24,8 @@ pub use network::{add_network, delete_network, uplink_guard};
 /// Name of berth's tables (family `inet` and family `bridge`).
 pub const TABLE: &str = "berth";
 
-/// Lock file serialising, host-wide, the creation and removal of networks in berth's
-/// tables (several berth stores may share a host).
+/// Lock file serialising, host-wide, the creation and removal of networks (see
+/// `bridge::host_lock`).
 pub const HOST_LOCK: &str = "/run/lock/berth-net.lock";
 
 /// Runs one `nft -f -` transaction.
