@@ -1,7 +1,5 @@
 //! Command-line flags to the manager's types.
 
-use std::path::PathBuf;
-
 use anyhow::{bail, Context};
 use berth_manager::units::parse_size;
 use berth_manager::{DeviceRate, Limits, NetworkMode, RunConfig, Volume};
@@ -131,7 +129,7 @@ fn parse_volume(v: &str) -> anyhow::Result<Volume> {
     }
     let host = std::fs::canonicalize(host).with_context(|| format!("-v {v:?}: {host}"))?;
     Ok(Volume {
-        host: PathBuf::from(host),
+        host,
         container: ctr.to_string(),
         read_only: ro,
     })

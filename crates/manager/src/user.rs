@@ -74,7 +74,7 @@ fn unknown(option: &'static str, value: &str, reason: &str) -> Error {
     }
 }
 
-fn find<'a>(data: &'a str, pred: impl Fn(&[&str]) -> bool) -> Option<Vec<&'a str>> {
+fn find(data: &str, pred: impl Fn(&[&str]) -> bool) -> Option<Vec<&str>> {
     data.lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
         .find(|f| pred(f))
