@@ -146,12 +146,6 @@ pub enum Command {
     /// The per-container monitor (internal).
     #[command(name = "__monitor", hide = true)]
     Monitor { id: String },
-    /// A tiny init for `--init`: runs the command as a child and reaps orphans (internal).
-    #[command(name = "__init", hide = true)]
-    Init {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        command: Vec<String>,
-    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -4,7 +4,6 @@ mod cli;
 mod containers;
 mod convert;
 mod images;
-mod init;
 mod output;
 
 use std::process::ExitCode;
@@ -33,7 +32,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     opts.cgroup_parent = cli.cgroup_parent.clone();
     match cli.command {
         Command::Monitor { id } => Ok(berth_manager::monitor::detached_main(opts, &id)?),
-        Command::Init { command } => init::run(&command),
         other => {
             let m = Manager::open(opts)?;
             run_command(&m, other)
@@ -115,6 +113,6 @@ fn run_command(m: &Manager, cmd: Command) -> anyhow::Result<i32> {
         Command::Images { quiet } => i::list(m, quiet),
         Command::Rmi { force, images } => i::remove(m, &images, force),
         Command::Image(ic) => i::image(m, ic),
-        Command::Monitor { .. } | Command::Init { .. } => Ok(0),
+        Command::Monitor { .. } => Ok(0),
     }
 }

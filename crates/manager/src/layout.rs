@@ -60,8 +60,18 @@ impl Layout {
     pub fn log(&self, id: &str) -> PathBuf {
         self.container(id).join(LOG_FILE)
     }
-    pub fn console_socket(&self, id: &str) -> PathBuf {
-        self.container(id).join("console.sock")
+    /// A fresh path for a console socket. Not under the data root: a unix socket path
+    /// must fit in 108 bytes, and the root may be long. `/run/berth` is root-only (0700).
+    pub fn console_socket(&self, id: &str) -> Result<PathBuf> {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = PathBuf::from("/run/berth");
+        if let Err(source) = std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            if source.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(Error::CreateDir { path: dir, source });
+            }
+        }
+        let nonce = crate::names::new_id()?;
+        Ok(dir.join(format!("{}-{}.sock", &id[..12.min(id.len())], &nonce[..12])))
     }
     pub fn runtime(&self) -> PathBuf {
         self.root.join("runtime")

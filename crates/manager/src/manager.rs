@@ -18,14 +18,19 @@ pub struct Options {
     pub cgroup_parent: String,
     /// The binary run as a container's monitor (`<exe> __monitor --root R ID`).
     pub monitor_exe: PathBuf,
+    /// The tiny init bind-mounted as the container's pid 1 for `--init` (`berth-init`, next
+    /// to the berth binary: the runtime refuses to execute its own binary in a container).
+    pub init_exe: PathBuf,
 }
 
 impl Options {
     pub fn new(root: &Path) -> Options {
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("berth"));
         Options {
             root: root.to_path_buf(),
             cgroup_parent: "berth".into(),
-            monitor_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("berth")),
+            init_exe: exe.with_file_name("berth-init"),
+            monitor_exe: exe,
         }
     }
 }

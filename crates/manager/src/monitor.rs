@@ -206,8 +206,8 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     let rootfs = storage.mount(&rec.id)?;
     let init_binary = if rec.config.init {
         Some(
-            std::fs::canonicalize(&m.opts.monitor_exe)
-                .map_err(sys(format!("resolve {}", m.opts.monitor_exe.display())))?,
+            std::fs::canonicalize(&m.opts.init_exe)
+                .map_err(sys(format!("resolve {}", m.opts.init_exe.display())))?,
         )
     } else {
         None
@@ -229,7 +229,7 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
         source,
     })?;
 
-    let console_path = m.layout.console_socket(&rec.id);
+    let console_path = m.layout.console_socket(&rec.id)?;
     let console = if rec.config.tty {
         Some(crate::tty::listen(&console_path)?)
     } else {

@@ -241,10 +241,7 @@ impl Manager {
                 },
             )?);
         }
-        let sock = bundle.join(format!(
-            "exec-{}.sock",
-            crate::names::new_id()?.split_at(12).0
-        ));
+        let sock = self.layout.console_socket(&rec.id)?;
         let listener = crate::tty::listen(&sock)?;
         let id = rec.id.clone();
         let sock_for_thread = sock.clone();

@@ -35,3 +35,19 @@ pub fn run(command: &[String]) -> anyhow::Result<i32> {
         }
     }
 }
+
+fn main() -> std::process::ExitCode {
+    // `berth-init -- CMD ARGS...`
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args.first().map(String::as_str) {
+        Some("--") => &args[1..],
+        _ => &args[..],
+    };
+    match run(command) {
+        Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("berth-init: {e:#}");
+            std::process::ExitCode::from(127)
+        }
+    }
+}
