@@ -143,9 +143,36 @@ pub enum Command {
     /// Image commands.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Networks.
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// The per-container monitor (internal).
     #[command(name = "__monitor", hide = true)]
     Monitor { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetworkCommand {
+    Create {
+        #[arg(long)]
+        subnet: Option<String>,
+        #[arg(long)]
+        subnet_v6: Option<String>,
+        /// No route off the bridge and no NAT.
+        #[arg(long)]
+        internal: bool,
+        /// No traffic between containers of the network.
+        #[arg(long)]
+        isolate: bool,
+        name: String,
+    },
+    Ls,
+    Inspect {
+        names: Vec<String>,
+    },
+    Rm {
+        names: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -231,9 +258,13 @@ pub struct CreateArgs {
     /// Run a tiny init as pid 1 that reaps orphans.
     #[arg(long)]
     pub init: bool,
-    /// `none` (own namespace with lo) or `host`.
+    /// `none` (own namespace with lo, the default), `host`, or a berth network's name
+    /// (`default`: the default bridge network, created on first use).
     #[arg(long, default_value = "none")]
     pub network: String,
+    /// Publish a port: `[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]` (bridge networks).
+    #[arg(short, long = "publish")]
+    pub publish: Vec<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// `[IMAGE] [COMMAND...]`; `-- COMMAND...` with no image: the host's tree.

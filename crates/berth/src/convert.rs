@@ -82,9 +82,16 @@ pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConf
     let network = match a.network.as_str() {
         "none" => NetworkMode::None,
         "host" => NetworkMode::Host,
-        // TODO(net): bridge networks and -p through crates/net.
-        other => bail!("--network {other:?}: only none and host are supported yet"),
+        other => NetworkMode::Bridge(other.to_string()),
     };
+    let publish = a
+        .publish
+        .iter()
+        .map(|p| parse_publish(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if !publish.is_empty() && !matches!(network, NetworkMode::Bridge(_)) {
+        bail!("-p needs a bridge network (--network default or a network's name)");
+    }
     let (limits, disk) = limits(&a.limits)?;
     Ok(RunConfig {
         name: a.name.clone(),
@@ -102,6 +109,7 @@ pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConf
         auto_remove: a.rm,
         init: a.init,
         network,
+        publish,
         limits,
         disk,
     })
@@ -132,5 +140,41 @@ fn parse_volume(v: &str) -> anyhow::Result<Volume> {
         host,
         container: ctr.to_string(),
         read_only: ro,
+    })
+}
+
+/// `[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]`; an IPv6 host address in brackets.
+fn parse_publish(p: &str) -> anyhow::Result<berth_net::PortMapping> {
+    let (spec, proto) = match p.rsplit_once('/') {
+        Some((s, "tcp")) => (s, berth_net::PortProto::Tcp),
+        Some((s, "udp")) => (s, berth_net::PortProto::Udp),
+        Some((_, other)) => bail!("-p {p:?}: unknown protocol {other:?}"),
+        None => (p, berth_net::PortProto::Tcp),
+    };
+    let (rest, ctr) = spec
+        .rsplit_once(':')
+        .ok_or_else(|| anyhow::anyhow!("-p {p:?}: expected [HOSTIP:]HOSTPORT:CONTAINERPORT"))?;
+    let (host_ip, host_port) = match rest.rsplit_once(':') {
+        Some((ip, port)) => {
+            let ip = ip.trim_start_matches('[').trim_end_matches(']');
+            (
+                Some(
+                    ip.parse()
+                        .with_context(|| format!("-p {p:?}: host address"))?,
+                ),
+                port,
+            )
+        }
+        None => (None, rest),
+    };
+    Ok(berth_net::PortMapping {
+        proto,
+        host_ip,
+        host_port: host_port
+            .parse()
+            .with_context(|| format!("-p {p:?}: host port"))?,
+        container_port: ctr
+            .parse()
+            .with_context(|| format!("-p {p:?}: container port"))?,
     })
 }

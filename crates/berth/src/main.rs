@@ -4,6 +4,7 @@ mod cli;
 mod containers;
 mod convert;
 mod images;
+mod network;
 mod output;
 
 use std::process::ExitCode;
@@ -113,6 +114,7 @@ fn run_command(m: &Manager, cmd: Command) -> anyhow::Result<i32> {
         Command::Images { quiet } => i::list(m, quiet),
         Command::Rmi { force, images } => i::remove(m, &images, force),
         Command::Image(ic) => i::image(m, ic),
+        Command::Network(nc) => network::run(m, nc),
         Command::Monitor { .. } => Ok(0),
     }
 }

@@ -74,6 +74,8 @@ pub enum Error {
     Runtime(#[from] berth_container::Error),
     #[error("storage: {0}")]
     Storage(#[from] berth_storage::Error),
+    #[error("network: {0}")]
+    Net(#[from] berth_net::Error),
     #[error("image: {0}")]
     Image(#[from] berth_image::Error),
     #[error("timed out after {secs}s waiting for {what}")]

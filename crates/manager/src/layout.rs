@@ -7,6 +7,7 @@
 //! runtime/             berth_container's state directories (one per running container)
 //! storage/             berth_storage: writable layers and quota images
 //! images/              berth_image: blobs, unpacked layers, image records
+//! net/                 berth_net: networks and endpoints (IP leases)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -78,6 +79,9 @@ impl Layout {
     }
     pub fn storage(&self) -> PathBuf {
         self.root.join("storage")
+    }
+    pub fn net(&self) -> PathBuf {
+        self.root.join("net")
     }
     pub fn images(&self) -> PathBuf {
         self.root.join("images")

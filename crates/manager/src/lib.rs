@@ -15,6 +15,7 @@ pub mod logs;
 pub mod manager;
 pub mod monitor;
 pub mod names;
+pub mod network;
 pub mod ops;
 pub mod record;
 pub mod repair;

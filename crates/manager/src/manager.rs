@@ -169,6 +169,7 @@ impl Manager {
     /// Remove what a container owns on disk: runtime state (killing what is left), mounts,
     /// writable layer and quota image, bundle and logs. Missing pieces are fine.
     pub(crate) fn remove_resources(&self, rec: &ContainerRecord) -> Result<()> {
+        self.detach_network(rec)?;
         match berth_container::lifecycle::delete(&self.layout.runtime(), &rec.id, true) {
             Ok(()) | Err(berth_container::Error::NotExist(_)) => {}
             Err(e) => return Err(e.into()),

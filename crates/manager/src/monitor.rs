@@ -286,8 +286,11 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     };
     drop(console);
     let _ = std::fs::remove_file(&console_path);
-    if rec.config.network == NetworkMode::None {
+    if rec.config.network != NetworkMode::Host {
         loopback_up(init_pid)?;
+    }
+    if let NetworkMode::Bridge(name) = &rec.config.network {
+        m.attach_network(rec, name, init_pid)?;
     }
     release(&m.layout.runtime().join(&rec.id), &pidfd)?;
     m.db.modify(&rec.id, |r| {
@@ -587,6 +590,7 @@ fn wait_code(pidfd: &OwnedFd) -> i32 {
 /// The container is gone: remove its runtime state and mounts, record the exit (or remove
 /// everything for `--rm`).
 fn finish(m: &Manager, rec: &ContainerRecord, code: i32, error: Option<String>) -> Result<()> {
+    let network = m.detach_network(rec);
     let runtime = berth_container::lifecycle::delete(&m.layout.runtime(), &rec.id, true);
     let unmount = m.storage().and_then(|s| Ok(s.unmount(&rec.id)?));
     if rec.config.auto_remove {
@@ -606,5 +610,6 @@ fn finish(m: &Manager, rec: &ContainerRecord, code: i32, error: Option<String>) 
         Ok(()) | Err(berth_container::Error::NotExist(_)) => {}
         Err(e) => return Err(e.into()),
     }
+    network?;
     unmount
 }

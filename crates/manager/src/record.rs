@@ -29,7 +29,7 @@ impl std::fmt::Display for State {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
     /// A new network namespace with only `lo` (up).
@@ -37,6 +37,9 @@ pub enum NetworkMode {
     None,
     /// The host's network namespace.
     Host,
+    /// A new network namespace attached to this berth network (crates/net: bridge, veth,
+    /// IPAM, NAT, published ports).
+    Bridge(String),
 }
 
 /// `-v host:ctr[:ro]`.
@@ -47,8 +50,10 @@ pub struct Volume {
     pub read_only: bool,
 }
 
-/// Everything `berth run`/`create` accepts about a container.
+/// Everything `berth run`/`create` accepts about a container. Fields missing from an older
+/// record take their defaults.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RunConfig {
     pub name: Option<String>,
     /// An image reference; `None`: the host's own tree, read-only, with a private upper layer.
@@ -69,6 +74,8 @@ pub struct RunConfig {
     /// Run a tiny reaper as pid 1 (the berth binary's init mode) in front of the command.
     pub init: bool,
     pub network: NetworkMode,
+    /// `-p`: ports published through the network (bridge networks only).
+    pub publish: Vec<berth_net::PortMapping>,
     pub limits: Limits,
     /// Disk quota of the writable layer, bytes.
     pub disk: Option<u64>,

@@ -22,6 +22,7 @@ impl Manager {
         for rec in dead {
             // Kill what is left and free its cgroup, runtime state and mounts.
             let _ = berth_container::lifecycle::delete(&self.layout.runtime(), &rec.id, true);
+            let _ = self.detach_network(&rec);
             if let Ok(s) = self.storage() {
                 let _ = s.unmount(&rec.id);
             }
@@ -57,6 +58,9 @@ impl Manager {
                 let _ = berth_container::lifecycle::delete(&self.layout.runtime(), &st.id, true);
                 removed.push(st.id);
             }
+        }
+        if self.layout.net().exists() {
+            removed.extend(self.networks()?.gc(&|id| known.iter().any(|k| k == id))?);
         }
         let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
         removed.extend(self.storage()?.repair(&known_refs)?);

@@ -111,6 +111,13 @@ impl Drop for Env {
             }
         }
         let _ = self.cmd().args(["system", "prune", "-f"]).output();
+        if let Ok(out) = self.cmd().args(["network", "ls"]).output() {
+            for line in String::from_utf8_lossy(&out.stdout).lines().skip(1) {
+                if let Some(name) = line.split_whitespace().next() {
+                    let _ = self.cmd().args(["network", "rm", name]).output();
+                }
+            }
+        }
         // Then whatever a broken test left: never delete through a mount.
         for m in mounts_under(&self.root) {
             let _ = rustix::mount::unmount(&m, rustix::mount::UnmountFlags::DETACH);

@@ -1,0 +1,70 @@
+//! `berth network create|ls|inspect|rm`.
+
+use anyhow::Context;
+use berth_manager::Manager;
+use berth_net::NetworkSpec;
+
+use crate::cli::NetworkCommand;
+use crate::output::Table;
+
+pub fn run(m: &Manager, c: NetworkCommand) -> anyhow::Result<i32> {
+    match c {
+        NetworkCommand::Create {
+            subnet,
+            subnet_v6,
+            internal,
+            isolate,
+            name,
+        } => {
+            let spec = NetworkSpec {
+                name,
+                subnet_v4: subnet
+                    .map(|s| s.parse().with_context(|| format!("--subnet {s:?}")))
+                    .transpose()?,
+                subnet_v6: subnet_v6
+                    .map(|s| s.parse().with_context(|| format!("--subnet-v6 {s:?}")))
+                    .transpose()?,
+                gateway_v4: None,
+                gateway_v6: None,
+                internal,
+                isolate,
+                bridge: None,
+                uplinks: None,
+            };
+            let n = m.network_create(spec)?;
+            println!("{}", n.name);
+        }
+        NetworkCommand::Ls => {
+            let mut t = Table::new(&["NAME", "BRIDGE", "SUBNET", "SUBNET6", "INTERNAL"]);
+            for n in m.network_list()? {
+                t.row(vec![
+                    n.name.clone(),
+                    n.bridge.clone(),
+                    n.subnet_v4.map(|s| s.to_string()).unwrap_or_default(),
+                    n.subnet_v6.map(|s| s.to_string()).unwrap_or_default(),
+                    n.internal.to_string(),
+                ]);
+            }
+            t.print();
+        }
+        NetworkCommand::Inspect { names } => {
+            let mut out = Vec::new();
+            for n in &names {
+                let info = m.network_inspect(n)?;
+                out.push(serde_json::json!({
+                    "network": serde_json::to_value(&info.network)?,
+                    "endpoints": serde_json::to_value(&info.endpoints)?,
+                }));
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        NetworkCommand::Rm { names } => {
+            return crate::containers::each(&names, |n| {
+                m.network_remove(n)?;
+                println!("{n}");
+                Ok(())
+            })
+        }
+    }
+    Ok(0)
+}
