@@ -243,3 +243,52 @@ fn kills_at_any_moment_leave_nothing_unaccounted() {
     // No container process survives: nothing is in our cgroup parent (checked above) and
     // no `sleep 1000` of ours runs (each had its own cgroup, now gone).
 }
+
+#[test]
+fn volumes_read_only_root_env_file_and_workdir() {
+    let env = Env::new("volumes");
+    let host_dir = env.root.join("shared");
+    std::fs::create_dir(&host_dir).unwrap();
+    std::fs::write(host_dir.join("in"), "from-host\n").unwrap();
+    let env_file = env.root.join("env");
+    std::fs::write(&env_file, "# comment\nA=1\nB=two words\n").unwrap();
+    let rw = format!("{}:/data", host_dir.display());
+    let ro = format!("{}:/ro:ro", host_dir.display());
+    let out = env.ok(&[
+        "run", "--rm", "--read-only", "-v", &rw, "-v", &ro, "--env-file",
+        env_file.to_str().unwrap(), "-e", "A=override", "-w", "/data", "--", "sh", "-c",
+        "cat in; echo out > out; echo $A $B; pwd; touch /etc/x 2>/dev/null || echo root-ro; touch /ro/y 2>/dev/null || echo vol-ro; touch /tmp/z && echo tmp-rw",
+    ]);
+    assert_eq!(
+        out,
+        "from-host\noverride two words\n/data\nroot-ro\nvol-ro\ntmp-rw\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host_dir.join("out")).unwrap(),
+        "out\n"
+    );
+    assert!(!host_dir.join("y").exists());
+}
+
+#[test]
+fn logs_follow_until_exit() {
+    let env = Env::new("follow");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "f",
+        "--",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo $i; sleep 0.3; done",
+    ]);
+    let t = Instant::now();
+    let out = env.ok(&["logs", "-f", "f"]);
+    assert_eq!(out, "1\n2\n3\n");
+    assert!(
+        t.elapsed() >= Duration::from_millis(400),
+        "-f waited for the later lines"
+    );
+    env.ok(&["rm", "f"]);
+}
