@@ -148,6 +148,33 @@ impl Drop for Env {
 /// a static busybox (`/bin/busybox` and `/bin/sh`, plus `/etc/passwd`).
 pub fn busybox_archive(dir: &Path, tag: &str) -> PathBuf {
     use sha2::{Digest, Sha256};
+    let (layer, config) = busybox_image();
+    let layer_hex = hex(&Sha256::digest(&layer));
+    let config_hex = hex(&Sha256::digest(&config));
+    let manifest = serde_json::json!([{
+        "Config": format!("{config_hex}.json"),
+        "RepoTags": [tag],
+        "Layers": [format!("{layer_hex}/layer.tar")]
+    }]);
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_mtime(0);
+        archive.append_data(&mut h, name, data).unwrap();
+    };
+    add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    add(&format!("{config_hex}.json"), &config);
+    add(&format!("{layer_hex}/layer.tar"), &layer);
+    let path = dir.join("busybox-archive.tar");
+    std::fs::write(&path, archive.into_inner().unwrap()).unwrap();
+    path
+}
+
+/// One uncompressed layer tar with busybox and its image config.
+pub fn busybox_image() -> (Vec<u8>, Vec<u8>) {
+    use sha2::{Digest, Sha256};
     let busybox = std::fs::read("/bin/busybox")
         .or_else(|_| std::fs::read("/usr/bin/busybox"))
         .expect("busybox-static is installed");
@@ -199,27 +226,12 @@ pub fn busybox_archive(dir: &Path, tag: &str) -> PathBuf {
         "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{layer_hex}")]},
         "history": [{"created_by": "berth test"}]
     });
-    let config = serde_json::to_vec(&config).unwrap();
-    let config_hex = hex(&Sha256::digest(&config));
-    let manifest = serde_json::json!([{
-        "Config": format!("{config_hex}.json"),
-        "RepoTags": [tag],
-        "Layers": [format!("{layer_hex}/layer.tar")]
-    }]);
-    let mut archive = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        h.set_mtime(0);
-        archive.append_data(&mut h, name, data).unwrap();
-    };
-    add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
-    add(&format!("{config_hex}.json"), &config);
-    add(&format!("{layer_hex}/layer.tar"), &layer);
-    let path = dir.join("busybox-archive.tar");
-    std::fs::write(&path, archive.into_inner().unwrap()).unwrap();
-    path
+    (layer, serde_json::to_vec(&config).unwrap())
+}
+
+pub fn hex_digest(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex(&Sha256::digest(data)))
 }
 
 fn hex(b: &[u8]) -> String {
