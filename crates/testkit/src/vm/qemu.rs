@@ -77,21 +77,26 @@ pub(crate) struct BootParams<'a> {
 
 pub(crate) fn boot(p: &BootParams) -> Result<Boot, VmError> {
     let qemu = qemu_bin();
-    let mut cmd = Command::new(&qemu);
-    cmd.args([
-        "-accel", "tcg", "-machine", "pc", "-cpu", "max", "-smp", "2",
-    ])
-    .args(["-m", &p.memory_mib.to_string()])
-    .args(["-nodefaults", "-no-user-config", "-display", "none"])
-    .args(["-serial", "stdio", "-no-reboot"])
-    .arg("-kernel")
-    .arg(p.kernel)
-    .arg("-initrd")
-    .arg(p.initrd)
-    .args(["-append", APPEND])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    // setpriv (util-linux) gives qemu a parent-death signal before it execs: if the test
+    // process is killed (a nextest timeout), qemu dies with it instead of running on. Drop
+    // below covers every ordinary exit.
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--pdeathsig", "KILL", "--"])
+        .arg(&qemu)
+        .args([
+            "-accel", "tcg", "-machine", "pc", "-cpu", "max", "-smp", "2",
+        ])
+        .args(["-m", &p.memory_mib.to_string()])
+        .args(["-nodefaults", "-no-user-config", "-display", "none"])
+        .args(["-serial", "stdio", "-no-reboot"])
+        .arg("-kernel")
+        .arg(p.kernel)
+        .arg("-initrd")
+        .arg(p.initrd)
+        .args(["-append", APPEND])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = Qemu(cmd.spawn().map_err(|source| VmError::Spawn {
         qemu: qemu.clone(),
         source,
