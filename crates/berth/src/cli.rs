@@ -262,6 +262,11 @@ pub struct CreateArgs {
     /// (`default`: the default bridge network, created on first use).
     #[arg(long, default_value = "none")]
     pub network: String,
+    /// `private`: a user namespace with a private range of 65536 host ids (needs a root
+    /// file system that can be idmapped). Default `host`: capabilities, seccomp and masked
+    /// paths only.
+    #[arg(long)]
+    pub userns: Option<String>,
     /// Publish a port: `[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]` (bridge networks).
     #[arg(short, long = "publish")]
     pub publish: Vec<String>,

@@ -109,6 +109,11 @@ pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConf
         auto_remove: a.rm,
         init: a.init,
         network,
+        userns_private: match a.userns.as_deref() {
+            None | Some("") | Some("host") => false,
+            Some("private") => true,
+            Some(other) => bail!("--userns {other:?}: use host or private"),
+        },
         publish,
         limits,
         disk,

@@ -292,3 +292,31 @@ fn logs_follow_until_exit() {
     );
     env.ok(&["rm", "f"]);
 }
+
+#[test]
+fn hardened_by_default() {
+    let env = Env::new("harden");
+    let out = env.ok(&[
+        "run", "--rm", "--", "sh", "-c",
+        "grep -E '^(Seccomp|NoNewPrivs|CapEff):' /proc/self/status; head -c 1 /proc/kcore 2>/dev/null | wc -c",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    // Docker's 14 default capabilities, the default seccomp filter, no new privileges.
+    assert_eq!(lines[0], "CapEff:\t00000000a80425fb", "{out}");
+    assert_eq!(lines[1], "NoNewPrivs:\t1", "{out}");
+    assert_eq!(lines[2], "Seccomp:\t2", "{out}");
+    assert_eq!(
+        lines.last().copied(),
+        Some("0"),
+        "/proc/kcore is masked: {out}"
+    );
+    // A user namespace needs an idmappable root: refused clearly, nothing left behind.
+    let r = env.run(&["run", "--rm", "--userns", "private", "--", "true"]);
+    if r.status.code() == Some(125) {
+        assert!(String::from_utf8_lossy(&r.stderr).contains("idmapped"));
+    } else {
+        assert_eq!(r.status.code(), Some(0));
+    }
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    assert!(mounts_under(&env.root).is_empty());
+}

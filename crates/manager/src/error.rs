@@ -70,6 +70,10 @@ pub enum Error {
         what: &'static str,
         source: oci_spec::OciSpecError,
     },
+    #[error("{path} cannot be idmapped for the container's user namespace; run without --userns private")]
+    IdmapUnsupported { path: PathBuf },
+    #[error("hardening defaults: {0}")]
+    Defaults(#[from] berth_container::defaults::Error),
     #[error("runtime: {0}")]
     Runtime(#[from] berth_container::Error),
     #[error("storage: {0}")]

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod logs;
 pub mod manager;
 pub mod monitor;
+pub mod mounts;
 pub mod names;
 pub mod network;
 pub mod ops;
@@ -25,6 +26,7 @@ pub mod system;
 pub mod tty;
 pub mod units;
 pub mod user;
+pub mod userns;
 
 pub use error::{Error, Result};
 pub use limits::{DeviceRate, Limits};

@@ -170,11 +170,13 @@ impl Manager {
     /// writable layer and quota image, bundle and logs. Missing pieces are fine.
     pub(crate) fn remove_resources(&self, rec: &ContainerRecord) -> Result<()> {
         self.detach_network(rec)?;
+        self.unidmap_root(&rec.id);
         match berth_container::lifecycle::delete(&self.layout.runtime(), &rec.id, true) {
             Ok(()) | Err(berth_container::Error::NotExist(_)) => {}
             Err(e) => return Err(e.into()),
         }
         self.storage()?.remove(&rec.id)?;
+        self.release_ids(&rec.id)?;
         let dir = self.layout.container(&rec.id);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),

@@ -212,12 +212,26 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     } else {
         None
     };
-    let spec = crate::spec::build(&crate::spec::SpecInput {
+    let (range, rootfs) = if Manager::uses_userns(rec) {
+        let (range, root) = m.idmap_root(rec, &rootfs)?;
+        (Some(range), root)
+    } else {
+        (None, rootfs)
+    };
+    let mut spec = crate::spec::build(&crate::spec::SpecInput {
         record: rec,
         image: &rec.image_defaults,
         rootfs: &rootfs,
         init_binary: init_binary.as_deref(),
     })?;
+    let harden = match range {
+        Some(r) => berth_container::defaults::HardenOptions::with_user_namespace(r),
+        None => berth_container::defaults::HardenOptions::without_user_namespace(),
+    };
+    berth_container::defaults::harden(&mut spec, &harden)?;
+    if rec.config.network == NetworkMode::Host {
+        crate::spec::drop_network_namespace(&mut spec);
+    }
     let bundle = m.layout.container(&rec.id);
     let config = bundle.join("config.json");
     let data = serde_json::to_vec_pretty(&spec).map_err(|source| Error::Serialize {
@@ -592,6 +606,7 @@ fn wait_code(pidfd: &OwnedFd) -> i32 {
 fn finish(m: &Manager, rec: &ContainerRecord, code: i32, error: Option<String>) -> Result<()> {
     let network = m.detach_network(rec);
     let runtime = berth_container::lifecycle::delete(&m.layout.runtime(), &rec.id, true);
+    m.unidmap_root(&rec.id);
     let unmount = m.storage().and_then(|s| Ok(s.unmount(&rec.id)?));
     if rec.config.auto_remove {
         let _ = m.remove_resources(rec);

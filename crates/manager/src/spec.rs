@@ -3,12 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{
-    Capability, LinuxCapabilities, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec, User,
-};
+use oci_spec::runtime::{LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec, User};
 
 use crate::error::{Error, Result};
-use crate::record::{ContainerRecord, NetworkMode};
+use crate::record::ContainerRecord;
 
 /// What the image contributes (from its config); empty for the host tree.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -22,27 +20,6 @@ pub struct ImageDefaults {
 }
 
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// docker's default capability set.
-// TODO(defaults): take caps, seccomp profile and user-namespace ranges from
-// berth_container::defaults once it lands; until then containers run without a seccomp
-// filter and without a user namespace (root inside is root outside, minus capabilities).
-const DEFAULT_CAPS: &[Capability] = &[
-    Capability::Chown,
-    Capability::DacOverride,
-    Capability::Fsetid,
-    Capability::Fowner,
-    Capability::Mknod,
-    Capability::NetRaw,
-    Capability::Setgid,
-    Capability::Setuid,
-    Capability::Setfcap,
-    Capability::Setpcap,
-    Capability::NetBindService,
-    Capability::SysChroot,
-    Capability::Kill,
-    Capability::AuditWrite,
-];
 
 /// The command line: `--entrypoint` (or the image's) followed by the command (or the
 /// image's Cmd when none was given).
@@ -136,14 +113,8 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         Some(u) => crate::user::resolve(input.rootfs, &u)?,
         None => User::default(),
     });
-    let caps: oci_spec::runtime::Capabilities = DEFAULT_CAPS.iter().copied().collect();
-    let mut c = LinuxCapabilities::default();
-    c.set_bounding(Some(caps.clone()));
-    c.set_effective(Some(caps.clone()));
-    c.set_permitted(Some(caps));
-    c.set_inheritable(None);
-    c.set_ambient(None);
-    process.set_capabilities(Some(c));
+    // Capabilities, seccomp, masked paths and the user namespace: berth_container::defaults
+    // (applied by the monitor with the container's id range).
     // docker gives 1048576; never more than what we have ourselves (raising it needs
     // CAP_SYS_RESOURCE, which the init no longer has when it sets rlimits).
     let ours = rustix::process::getrlimit(rustix::process::Resource::Nofile)
@@ -202,16 +173,6 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     spec.set_mounts(Some(mounts));
 
     let mut linux = spec.linux().clone().unwrap_or_default();
-    if cfg.network == NetworkMode::Host {
-        let ns = linux
-            .namespaces()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| n.typ() != LinuxNamespaceType::Network)
-            .collect();
-        linux.set_namespaces(Some(ns));
-    }
     linux.set_cgroups_path(Some(PathBuf::from(format!(
         "/{}/{}",
         rec.cgroup_parent.trim_matches('/'),
@@ -220,6 +181,22 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     linux.set_resources(Some(cfg.limits.to_resources()?));
     spec.set_linux(Some(linux));
     Ok(spec)
+}
+
+/// `--network host`: the host's network namespace (after `harden`, which adds one).
+pub fn drop_network_namespace(spec: &mut Spec) {
+    let Some(mut linux) = spec.linux().clone() else {
+        return;
+    };
+    let ns = linux
+        .namespaces()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.typ() != LinuxNamespaceType::Network)
+        .collect();
+    linux.set_namespaces(Some(ns));
+    spec.set_linux(Some(linux));
 }
 
 fn mount(dest: &str, typ: &str, source: &str, opts: &[&str]) -> Mount {
