@@ -10,8 +10,6 @@ pub enum TestkitError {
     Write { path: PathBuf, source: io::Error },
     #[error("read {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
-    #[error("remove directory {path}: {source}")]
-    RemoveDir { path: PathBuf, source: io::Error },
     #[error("build busybox rootfs in {path}: {source}")]
     Rootfs { path: PathBuf, source: io::Error },
     #[error("parse the default runc spec: {0}")]

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use super::{Guest, GuestOutput, VmError};
-use crate::{busybox_rootfs, spec, unique};
+use crate::{busybox_rootfs, spec, unique, TestkitError};
 
 const PAYLOAD: &str = include_str!("../../../../vm/payloads/cgroup_v2.sh");
 
@@ -22,8 +22,7 @@ const LOOP_WRITE_BPS: u64 = 1 << 20;
 /// `runc spec` defaults (rootfs `/rootfs` shared, read-only), `args`, cgroupsPath
 /// `/berth-test-<name>`, and `resources` merged into `linux.resources`.
 fn bundle_config(name: &str, args: &[&str], resources: Value) -> Result<String, VmError> {
-    let spec = spec::runc_default().map_err(|e| VmError::Bundle(e.to_string()))?;
-    let mut spec = serde_json::to_value(spec).map_err(|e| VmError::Bundle(e.to_string()))?;
+    let mut spec = serde_json::to_value(spec::runc_default()?)?;
     spec["root"]["path"] = json!("/rootfs");
     spec["process"]["terminal"] = json!(false);
     spec["process"]["args"] = json!(args);
@@ -133,8 +132,7 @@ fn add_device(
     major: i64,
     minor: i64,
 ) -> Result<String, VmError> {
-    let mut spec: Value =
-        serde_json::from_str(config).map_err(|e| VmError::Bundle(e.to_string()))?;
+    let mut spec: Value = serde_json::from_str(config)?;
     spec["linux"]["devices"] = json!([{
         "path": path, "type": kind, "major": major, "minor": minor, "fileMode": 0o666, "uid": 0, "gid": 0
     }]);
@@ -154,7 +152,10 @@ impl CgroupV2Suite {
             .prefix(&format!("{}-rootfs-", unique("berth-test")))
             .tempdir()
             .map_err(VmError::WorkDir)?;
-        busybox_rootfs(rootfs.path()).map_err(|e| VmError::Bundle(e.to_string()))?;
+        busybox_rootfs(rootfs.path()).map_err(|source| TestkitError::Rootfs {
+            path: rootfs.path().to_path_buf(),
+            source,
+        })?;
         // ~25 s when all goes well; a hanging runtime costs each check at most 50 s (the
         // payload bounds every runtime call), so the whole suite still ends with a report.
         let mut guest = Guest::new()

@@ -22,7 +22,9 @@ pub enum VmError {
     #[error("guest path {0} must be absolute")]
     RelativeGuestPath(String),
     #[error("make a bundle for the guest: {0}")]
-    Bundle(String),
+    Bundle(#[from] crate::TestkitError),
+    #[error("edit config.json for the guest: {0}")]
+    BundleJson(#[from] serde_json::Error),
     #[error("create work directory: {0}")]
     WorkDir(io::Error),
     #[error("start {qemu}: {source}")]
