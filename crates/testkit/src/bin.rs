@@ -40,3 +40,29 @@ pub fn runtime_bin() -> PathBuf {
         tried.join(", ")
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_bin_prefers_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("berth-runtime");
+        std::fs::write(&fake, "").unwrap();
+        // nextest runs every test in its own process: setting the variable touches no other test.
+        std::env::set_var("BERTH_RUNTIME_BIN", &fake);
+        assert_eq!(runtime_bin(), fake);
+        std::env::set_var("BERTH_RUNTIME_BIN", dir.path().join("missing"));
+        std::env::remove_var("CARGO_BIN_EXE_berth-runtime");
+        let found = std::panic::catch_unwind(runtime_bin);
+        // Either the workspace's build is found next to deps/, or the panic names what it tried.
+        match found {
+            Ok(path) => assert!(path.ends_with("berth-runtime") && path.is_file()),
+            Err(e) => {
+                let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+                assert!(msg.contains("BERTH_RUNTIME_BIN"), "{msg}");
+            }
+        }
+    }
+}
