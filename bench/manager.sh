@@ -75,9 +75,9 @@ row "berth run --rm (busybox image) true, median ms" "$(median_ms "${B[@]}" run 
 if command -v podman >/dev/null; then
     "${P[@]}" import "$work/rootfs.tar" localhost/bench/busybox:latest >/dev/null
     for rt in crun runc; do
-        "${P[@]}" --runtime "$(command -v $rt)" run --rm --network none localhost/bench/busybox true >/dev/null
+        "${P[@]}" --runtime "$(command -v $rt)" run --rm --network none --ulimit host localhost/bench/busybox true >/dev/null
         row "podman ($rt) run --rm --network none (busybox image) true, median ms" \
-            "$(median_ms "${P[@]}" --runtime "$(command -v $rt)" run --rm --network none localhost/bench/busybox true)"
+            "$(median_ms "${P[@]}" --runtime "$(command -v $rt)" run --rm --network none --ulimit host localhost/bench/busybox true)"
     done
 else
     row "podman" "not installed (apt-get install podman)"
