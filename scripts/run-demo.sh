@@ -25,5 +25,6 @@ if [ $# -eq 0 ]; then
     set -- sh -c 'echo "hello from $(hostname), pid $$ in its own namespace; /proc has $(ls /proc | grep -c "^[0-9]") processes"'
 fi
 bash "$ROOT/bench/make-bundle.sh" "$work/bundle" "/$id" "$@"
+sed -i 's/"hostname": "runc"/"hostname": "berth-demo"/' "$work/bundle/config.json"
 echo "run-demo: $runtime run --bundle $work/bundle $id" >&2
 "$runtime" --root "$work/state" run --bundle "$work/bundle" "$id"
