@@ -76,7 +76,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             Ok(0)
         }
         Command::State { id } => {
-            let c = lifecycle::Container::load(root, id)?;
+            let c = lifecycle::Container::read(root, id)?;
             println!("{}", serde_json::to_string_pretty(&c.runc_state())?);
             Ok(0)
         }
@@ -144,7 +144,7 @@ fn create_options<'a>(cli: &'a Cli, a: &'a cli::CreateArgs, foreground: bool) ->
 }
 
 fn exec(cli: &Cli, a: &cli::ExecArgs) -> Result<i32> {
-    let c = lifecycle::Container::load(&cli.root, &a.id)?;
+    let c = lifecycle::Container::read(&cli.root, &a.id)?;
     let spec = c.spec()?;
     drop(c);
     let process = spec::exec_process(&spec, a)?;
@@ -268,7 +268,7 @@ fn events(root: &Path, id: &str, once: bool, interval: &str) -> Result<i32> {
     if once {
         return Ok(0);
     }
-    let c = lifecycle::Container::load(root, id)?;
+    let c = lifecycle::Container::read(root, id)?;
     let cg = c.cgroup()?;
     drop(c);
     let mut ooms = cg

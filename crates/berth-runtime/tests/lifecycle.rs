@@ -30,9 +30,50 @@ fn run_passes_exit_code_and_stdio() {
 #[test]
 fn killed_container_exits_128_plus_signal() {
     let rt = Runtime::new();
-    let b = Bundle::busybox(&["sh", "-c", "kill -9 $$"]);
-    let (code, _, _) = rt.run(&b);
-    assert_eq!(code, 137);
+    let b = Bundle::busybox(&["sleep", "100"]);
+    let mut run = rt
+        .cmd()
+        .args(["run", "--bundle", path(b.path()), b.id()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !rt.out(&["state", b.id()]).status.success() || rt.status(b.id()) != "running" {
+        assert!(Instant::now() < deadline, "container did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    rt.ok(&["kill", b.id(), "KILL"]);
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(137));
+    assert!(!rt.root.join(b.id()).exists());
+}
+
+#[test]
+fn run_forwards_signals_to_the_container() {
+    let rt = Runtime::new();
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; while :; do sleep 0.05; done",
+    ]);
+    let mut run = rt
+        .cmd()
+        .args(["run", "--bundle", path(b.path()), b.id()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !rt.out(&["state", b.id()]).status.success() || rt.status(b.id()) != "running" {
+        assert!(Instant::now() < deadline, "container did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    // SIGTERM to the runtime reaches the container's init, whose trap exits 42.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status();
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(42));
 }
 
 #[test]

@@ -131,7 +131,7 @@ pub fn validate_id(id: &str) -> Result<()> {
 /// The directory of one container's state, with its lock held while this value lives.
 pub struct StateDir {
     pub dir: PathBuf,
-    _lock: File,
+    _lock: Option<File>,
 }
 
 impl StateDir {
@@ -155,7 +155,34 @@ impl StateDir {
             Err(source) => return Err(Error::StateDir { path: dir, source }),
         }
         let lock = lock(&dir)?;
-        Ok(StateDir { dir, _lock: lock })
+        Ok(StateDir {
+            dir,
+            _lock: Some(lock),
+        })
+    }
+
+    /// Open an existing container's state directory for reading only, without its lock:
+    /// state files are replaced atomically, so a reader sees a whole old or new state, and
+    /// `state`/`list` never wait for a long-running `run` or `exec`.
+    pub fn open_unlocked(root: &Path, id: &str) -> Result<Self> {
+        validate_id(id)?;
+        let dir = root.join(id);
+        if !dir.is_dir() {
+            return Err(Error::NotExist(id.to_string()));
+        }
+        Ok(StateDir { dir, _lock: None })
+    }
+
+    /// The lock's descriptor. A forked child shares the lock (flock locks belong to the open
+    /// file description): the container init closes it so it never holds its own state
+    /// locked while it waits for `start`.
+    pub fn lock_fd(&self) -> Option<std::os::fd::RawFd> {
+        self._lock.as_ref().map(|f| f.as_raw_fd())
+    }
+
+    /// Release the lock early (a foreground `run` waiting for its container).
+    pub fn unlock(&mut self) {
+        self._lock = None;
     }
 
     /// Open and lock an existing container's state directory.
@@ -166,7 +193,10 @@ impl StateDir {
             return Err(Error::NotExist(id.to_string()));
         }
         let lock = lock(&dir)?;
-        Ok(StateDir { dir, _lock: lock })
+        Ok(StateDir {
+            dir,
+            _lock: Some(lock),
+        })
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -232,7 +262,6 @@ fn lock(dir: &Path) -> Result<File> {
             source: e.into(),
         }
     })?;
-    let _ = file.as_raw_fd();
     Ok(file)
 }
 

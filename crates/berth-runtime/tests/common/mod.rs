@@ -31,11 +31,31 @@ impl Runtime {
     }
 
     /// Run with args; returns the output (never panics on a non-zero exit).
+    ///
+    /// stdout and stderr go through files, not pipes: a detached container inherits them
+    /// and would otherwise hold a pipe open until it exits.
     pub fn out(&self, args: &[&str]) -> Output {
-        self.cmd()
+        let dir = std::env::temp_dir();
+        let name = unique("berth-test-out");
+        let (o, e) = (
+            dir.join(format!("{name}.out")),
+            dir.join(format!("{name}.err")),
+        );
+        let status = self
+            .cmd()
             .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("spawn berth-runtime {args:?}: {e}"))
+            .stdout(std::fs::File::create(&o).expect("create stdout file"))
+            .stderr(std::fs::File::create(&e).expect("create stderr file"))
+            .status()
+            .unwrap_or_else(|err| panic!("spawn berth-runtime {args:?}: {err}"));
+        let out = Output {
+            status,
+            stdout: std::fs::read(&o).unwrap_or_default(),
+            stderr: std::fs::read(&e).unwrap_or_default(),
+        };
+        let _ = std::fs::remove_file(&o);
+        let _ = std::fs::remove_file(&e);
+        out
     }
 
     /// Run with args and require success; returns stdout.

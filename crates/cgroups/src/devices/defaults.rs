@@ -2,7 +2,7 @@
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
-/// Character devices every container may use (runc's list): null, zero, full, random,
+/// mknod of any device, and the character devices every container may use (runc's list): null, zero, full, random,
 /// urandom, tty, console, ptmx, /dev/pts/* and /dev/net/tun. `apply` writes only the rules
 /// it is given; the runtime appends these after the configuration's own rules, as runc does.
 pub fn default_allowed() -> Vec<LinuxDeviceCgroup> {
@@ -18,16 +18,25 @@ pub fn default_allowed() -> Vec<LinuxDeviceCgroup> {
         (136, None),     // /dev/pts/*
         (10, Some(200)), // /dev/net/tun
     ];
-    devices
-        .iter()
-        .map(|(major, minor)| {
-            let mut d = LinuxDeviceCgroup::default();
-            d.set_allow(true);
-            d.set_typ(Some(LinuxDeviceType::C));
-            d.set_major(Some(*major));
-            d.set_minor(*minor);
-            d.set_access(Some("rwm".to_string()));
-            d
-        })
-        .collect()
+    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut d = LinuxDeviceCgroup::default();
+        d.set_allow(true);
+        d.set_typ(Some(typ));
+        d.set_major(major);
+        d.set_minor(minor);
+        d.set_access(Some(access.to_string()));
+        d
+    };
+    // mknod of any node is allowed (runc does the same): the runtime creates the config's
+    // device nodes after the cgroup is set up; using them still needs an `rw` rule.
+    let mut rules = vec![
+        rule(LinuxDeviceType::C, None, None, "m"),
+        rule(LinuxDeviceType::B, None, None, "m"),
+    ];
+    rules.extend(
+        devices
+            .iter()
+            .map(|(major, minor)| rule(LinuxDeviceType::C, Some(*major), *minor, "rwm")),
+    );
+    rules
 }

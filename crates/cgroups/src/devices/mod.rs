@@ -221,11 +221,13 @@ mod tests {
             .map(Rule::from_oci)
             .collect::<Result<_, _>>()
             .unwrap();
-        let w = v1_writes(&rules[..2]);
+        let w = v1_writes(&rules[..4]);
         assert_eq!(w[0].file, "devices.deny");
         assert_eq!(w[0].value, "a");
         assert_eq!(w[1].file, "devices.allow");
-        assert_eq!(w[1].value, "c 1:3 rwm");
-        assert_eq!(w[2].value, "c 1:5 rwm");
+        assert_eq!(w[1].value, "c *:* m");
+        assert_eq!(w[2].value, "b *:* m");
+        assert_eq!(w[3].value, "c 1:3 rwm");
+        assert_eq!(w[4].value, "c 1:5 rwm");
     }
 }

@@ -142,7 +142,19 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
     dir.save(&saved)?;
     cg.create()?;
     cleanup.cgroup = Some(berth_cgroups::Manager::from_saved(&cg.saved())?);
-    if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
+    // runc's rule: the config's device rules, then the devices every container needs
+    // (null, zero, full, tty, random, urandom, ptmx, pts).
+    let mut res = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let mut devices = res.devices().clone().unwrap_or_default();
+    devices.extend(berth_cgroups::devices::default_allowed());
+    res.set_devices(Some(devices));
+    // A rootless container applies only what its config asks for (runc has no device
+    // cgroup for it either): its cgroup may not exist at all.
+    if !cg.is_rootless() {
+        cg.apply(&res)?;
+    } else if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
         cg.apply(res)?;
     }
     let cgroup_paths = cg.paths();
@@ -170,6 +182,7 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
         )
     };
 
+    let idmapped = crate::rootfs::open_idmapped_mounts(spec, &bundle.dir)?;
     let (parent_ch, child_ch) = sync::pair()?;
     if plan.has(LinuxNamespaceType::Time) && plan.is_new(LinuxNamespaceType::Time) {
         namespaces::prepare_time_namespace(spec)?;
@@ -189,6 +202,10 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent_ch);
+            if let Some(fd) = dir.lock_fd() {
+                // The init must not hold the state lock: `start` and `delete` need it.
+                let _ = nix::unistd::close(fd);
+            }
             init::run(InitContext {
                 id: opts.id,
                 spec,
@@ -205,12 +222,14 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
                 preserve_fds,
+                idmapped: &idmapped,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop(child_ch);
     drop(state_dir_file);
+    drop(idmapped);
     cleanup.child = Some(pidfd.try_clone().map_err(sys("duplicate pidfd"))?);
     saved.pid = pid;
     saved.pid_start = process_start_time(pid).unwrap_or(0);

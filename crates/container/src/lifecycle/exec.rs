@@ -79,6 +79,10 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<i32> {
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent_ch);
+            if let Some(fd) = c.dir.lock_fd() {
+                // The process must not keep the container's state locked.
+                let _ = nix::unistd::close(fd);
+            }
             let r = exec_child(
                 &child_ch,
                 &init,

@@ -37,8 +37,16 @@ pub struct Container {
 }
 
 impl Container {
+    /// Load and lock, for commands that change the container.
     pub fn load(root: &Path, id: &str) -> Result<Container> {
         let dir = StateDir::open(root, id)?;
+        let saved = dir.load()?;
+        Ok(Container { dir, saved })
+    }
+
+    /// Load without the lock, for commands that only read (`state`, `list`, `ps`, `events`).
+    pub fn read(root: &Path, id: &str) -> Result<Container> {
+        let dir = StateDir::open_unlocked(root, id)?;
         let saved = dir.load()?;
         Ok(Container { dir, saved })
     }
@@ -174,7 +182,7 @@ pub fn list(root: &Path) -> Result<Vec<RuncState>> {
         .collect();
     ids.sort();
     for id in ids {
-        if let Ok(c) = Container::load(root, &id) {
+        if let Ok(c) = Container::read(root, &id) {
             out.push(c.runc_state());
         }
     }
@@ -183,7 +191,7 @@ pub fn list(root: &Path) -> Result<Vec<RuncState>> {
 
 /// Processes of a container (host pids), from its cgroup.
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
-    let c = Container::load(root, id)?;
+    let c = Container::read(root, id)?;
     match c.cgroup()? {
         Some(cg) => Ok(cg.pids()?),
         None if c.init_alive() => Ok(vec![c.saved.pid]),

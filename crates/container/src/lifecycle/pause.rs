@@ -38,7 +38,7 @@ pub fn update(root: &Path, id: &str, res: &LinuxResources) -> Result<()> {
 }
 
 pub fn stats(root: &Path, id: &str) -> Result<berth_cgroups::Stats> {
-    let c = Container::load(root, id)?;
+    let c = Container::read(root, id)?;
     if c.status() == Status::Stopped {
         return Err(Error::WrongStatus("container not running".into()));
     }

@@ -25,7 +25,7 @@ pub fn run(opts: RunOptions<'_>) -> Result<i32> {
         foreground: true,
         ..opts.create
     };
-    let created = create(&create_opts)?;
+    let mut created = create(&create_opts)?;
     let root = create_opts.root;
     let id = create_opts.id;
 
@@ -53,6 +53,8 @@ pub fn run(opts: RunOptions<'_>) -> Result<i32> {
     if opts.detach {
         return Ok(0);
     }
+    // Other commands (kill, exec, pause) must be able to act while we wait.
+    created.container.dir.unlock();
     let Some(sfd) = sfd else { return Ok(0) };
     loop {
         let mut fds = [
@@ -83,7 +85,12 @@ pub fn run(opts: RunOptions<'_>) -> Result<i32> {
         _ => 255,
     };
     drop(created.channel);
-    super::delete::destroy(created.container)?;
-    let _ = (root, id);
+    drop(created.container);
+    // Someone may have deleted it meanwhile (`delete --force`): then there is nothing to do.
+    match super::Container::load(root, id) {
+        Ok(c) => super::delete::destroy(c)?,
+        Err(crate::Error::NotExist(_)) => {}
+        Err(e) => return Err(e),
+    }
     Ok(code)
 }

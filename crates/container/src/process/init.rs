@@ -35,6 +35,9 @@ pub struct InitContext<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Mounts with their own id mapping, made on the host side before the fork (a process
+    /// inside the user namespace may not make them).
+    pub idmapped: &'a crate::rootfs::IdmappedMounts,
 }
 
 /// Run the init; never returns.
@@ -102,7 +105,7 @@ fn init(ctx: &InitContext<'_>) -> Result<Error> {
     };
     let new_mnt = ctx.plan.has(LinuxNamespaceType::Mount);
     if new_mnt {
-        crate::rootfs::prepare(&rootfs_ctx)?;
+        crate::rootfs::prepare_with(&rootfs_ctx, ctx.idmapped)?;
     }
     set_hostnames(ctx.spec)?;
 
