@@ -184,7 +184,22 @@ fn kills_at_any_moment_leave_nothing_unaccounted() {
         let _ = child.kill();
         let _ = child.wait();
     }
-    // And a few monitors killed outright.
+    // Monitors killed while they create and start their container.
+    for delay_ms in [0u64, 1, 3, 6, 10, 20, 40] {
+        let mut child = env
+            .cmd()
+            .args(["run", "-d", "--", "sleep", "1000"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        for pid in monitors_of(&env) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        let _ = child.wait();
+    }
+    // And a few monitors killed while their container runs.
     for _ in 0..3 {
         env.ok(&["run", "-d", "--", "sleep", "1000"]);
     }
@@ -319,4 +334,26 @@ fn hardened_by_default() {
     }
     assert_eq!(env.ok(&["ps", "-aq"]), "");
     assert!(mounts_under(&env.root).is_empty());
+}
+
+/// The monitor processes of `env`'s data root (`berth __monitor --root ROOT ...`).
+fn monitors_of(env: &Env) -> Vec<rustix::process::Pid> {
+    let root = env.root.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmd
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "__monitor") && args.iter().any(|a| *a == root) {
+            out.extend(rustix::process::Pid::from_raw(pid));
+        }
+    }
+    out
 }
