@@ -351,7 +351,7 @@ fn monitors_of(env: &Env) -> Vec<rustix::process::Pid> {
             .split(|&b| b == 0)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        if args.iter().any(|a| a == "__monitor") && args.iter().any(|a| *a == root) {
+        if args.iter().any(|a| a == "__monitor") && args.contains(&root) {
             out.extend(rustix::process::Pid::from_raw(pid));
         }
     }
