@@ -10,7 +10,7 @@ use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::error::{Error, Result};
 use crate::layout::Layout;
@@ -29,6 +29,12 @@ struct Open {
     _lock: File,
 }
 
+/// Opened for reading only: no header write and no fsync (a read-write open costs several).
+struct OpenRead {
+    db: Box<dyn ReadableDatabase>,
+    _lock: File,
+}
+
 impl Db {
     pub fn new(layout: &Layout) -> Db {
         Db {
@@ -38,6 +44,28 @@ impl Db {
     }
 
     fn open(&self) -> Result<Open> {
+        let lock = self.lock()?;
+        if !self.path.exists() {
+            self.create_atomically()?;
+        }
+        let db = Database::create(&self.path).map_err(|e| self.err(e))?;
+        Ok(Open { db, _lock: lock })
+    }
+
+    fn open_read(&self) -> Result<OpenRead> {
+        let lock = self.lock()?;
+        if !self.path.exists() {
+            self.create_atomically()?;
+        }
+        // After a crash the file may need redb's repair, which only a read-write open does.
+        let db: Box<dyn ReadableDatabase> = match ReadOnlyDatabase::open(&self.path) {
+            Ok(db) => Box::new(db),
+            Err(_) => Box::new(Database::create(&self.path).map_err(|e| self.err(e))?),
+        };
+        Ok(OpenRead { db, _lock: lock })
+    }
+
+    fn lock(&self) -> Result<File> {
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -59,11 +87,7 @@ impl Db {
                 }
             }
         }
-        if !self.path.exists() {
-            self.create_atomically()?;
-        }
-        let db = Database::create(&self.path).map_err(|e| self.err(e))?;
-        Ok(Open { db, _lock: lock })
+        Ok(lock)
     }
 
     /// A new database is made under a temporary name and renamed into place: a kill while
@@ -91,7 +115,7 @@ impl Db {
 
     /// Every container record, in id order.
     pub fn list(&self) -> Result<Vec<ContainerRecord>> {
-        let open = self.open()?;
+        let open = self.open_read()?;
         let tx = open.db.begin_read().map_err(|e| self.err(e))?;
         let table = match tx.open_table(CONTAINERS) {
             Ok(t) => t,
@@ -107,7 +131,7 @@ impl Db {
     }
 
     pub fn get(&self, id: &str) -> Result<Option<ContainerRecord>> {
-        let open = self.open()?;
+        let open = self.open_read()?;
         let tx = open.db.begin_read().map_err(|e| self.err(e))?;
         let table = match tx.open_table(CONTAINERS) {
             Ok(t) => t,
