@@ -357,3 +357,61 @@ fn monitors_of(env: &Env) -> Vec<rustix::process::Pid> {
     }
     out
 }
+
+#[test]
+fn create_start_kill_and_prune() {
+    let env = Env::new("create");
+    let id = env.ok(&[
+        "create",
+        "--name",
+        "later",
+        "--",
+        "sh",
+        "-c",
+        "trap 'exit 9' USR1; while :; do sleep 0.1; done",
+    ]);
+    let id = id.trim();
+    assert_eq!(env.inspect("later")["state"], "created");
+    assert!(env.ok(&["ps", "-a"]).contains("Created"));
+    assert!(
+        !env.ok(&["ps"]).contains("later"),
+        "ps without -a: running only"
+    );
+    env.ok(&["start", "later"]);
+    assert_eq!(env.inspect(id)["state"], "running");
+    env.ok(&["kill", "-s", "USR1", &id[..12]]);
+    assert_eq!(env.ok(&["wait", "later"]).trim(), "9");
+    let pruned = env.ok(&["system", "prune", "-f"]);
+    assert!(pruned.contains(id), "{pruned}");
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn import_a_rootfs_tarball_and_run_it() {
+    let env = Env::new("import");
+    let rootfs = env.root.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
+    let tarball = env.root.join("rootfs.tar");
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    env.ok(&["import", tarball.to_str().unwrap(), "berth-test/imported:1"]);
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "berth-test/imported:1",
+        "/bin/sh",
+        "-c",
+        "echo imported; /bin/busybox ls /",
+    ]);
+    assert!(out.starts_with("imported\n"), "{out}");
+    assert!(out.contains("bin"), "{out}");
+}
