@@ -12,6 +12,7 @@ pub mod images;
 pub mod layout;
 pub mod limits;
 pub mod logs;
+pub mod loopback;
 pub mod manager;
 pub mod monitor;
 pub mod mounts;

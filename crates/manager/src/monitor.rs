@@ -301,7 +301,7 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     drop(console);
     let _ = std::fs::remove_file(&console_path);
     if rec.config.network != NetworkMode::Host {
-        loopback_up(init_pid)?;
+        crate::loopback::up_in(init_pid)?;
     }
     if let NetworkMode::Bridge(name) = &rec.config.network {
         m.attach_network(rec, name, init_pid)?;
@@ -367,26 +367,6 @@ fn release(state_dir: &std::path::Path, pidfd: &OwnedFd) -> Result<()> {
         path: fifo_path,
         source,
     })
-}
-
-/// Bring `lo` up in the container's new network namespace.
-// TODO(net): use crates/net once the manager attaches networks; `ip` (iproute2) run in the
-// namespace by nsenter (util-linux) costs about a millisecond here.
-fn loopback_up(pid: i32) -> Result<()> {
-    let status = Command::new("nsenter")
-        .arg(format!("--net=/proc/{pid}/ns/net"))
-        .args(["ip", "link", "set", "lo", "up"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .map_err(sys("run nsenter ip link set lo up"))?;
-    if !status.success() {
-        return Err(Error::Sys {
-            what: format!("bring lo up in the network namespace of {pid}"),
-            source: std::io::Error::other(format!("nsenter/ip exited with {status}")),
-        });
-    }
-    Ok(())
 }
 
 /// Our own fds 0-2 while the container's are in their place.
