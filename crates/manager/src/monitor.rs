@@ -7,17 +7,11 @@
 //! without `-d`): the `berth` process itself is the monitor and also copies the output to
 //! its own stdout/stderr (and its terminal to the container's for `-t`).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::{Command, Stdio};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
-
 use crate::error::{sys, Error, Result};
-use crate::logs::LogWriter;
 use crate::manager::Manager;
 use crate::record::{now, ContainerRecord, NetworkMode, State};
 
@@ -135,17 +129,17 @@ pub fn detached_main(opts: crate::Options, id: &str) -> Result<i32> {
 }
 
 fn report_line(fd: &OwnedFd, line: &str) {
-    let _ = write_all(
+    let _ = crate::supervise::write_all(
         fd.as_fd(),
         format!("{}\n", line.replace('\n', " ")).as_bytes(),
     );
 }
 
 /// Where the container's output goes.
-struct Outputs {
+pub(crate) struct Outputs {
     /// stdout and stderr pipes, or the pty master as stdout.
-    out: Option<OwnedFd>,
-    err: Option<OwnedFd>,
+    pub(crate) out: Option<OwnedFd>,
+    pub(crate) err: Option<OwnedFd>,
 }
 
 fn monitor(m: &Manager, id: &str, mode: Mode) -> Result<i32> {
@@ -180,7 +174,7 @@ fn monitor(m: &Manager, id: &str, mode: Mode) -> Result<i32> {
                 report_line(&report, "ok");
                 drop(report);
             }
-            supervise(m, &rec, launched)
+            crate::supervise::supervise(m, &rec, launched)
         }
         Err(e) => {
             let code = e.exit_code();
@@ -193,10 +187,10 @@ fn monitor(m: &Manager, id: &str, mode: Mode) -> Result<i32> {
     }
 }
 
-struct Launched {
-    pidfd: OwnedFd,
-    outputs: Outputs,
-    foreground: bool,
+pub(crate) struct Launched {
+    pub(crate) pidfd: OwnedFd,
+    pub(crate) outputs: Outputs,
+    pub(crate) foreground: bool,
 }
 
 /// Mount the root, write the bundle, create and start the container with our pipes.
@@ -265,7 +259,7 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     } else {
         null.as_fd()
     };
-    let saved = Saved::swap(stdin_for_container, out_w.as_fd(), err_w.as_fd())?;
+    let saved = crate::stdio::Saved::swap(stdin_for_container, out_w.as_fd(), err_w.as_fd())?;
     let created = berth_container::lifecycle::create(&berth_container::lifecycle::CreateOptions {
         root: &m.layout.runtime(),
         id: &rec.id,
@@ -306,7 +300,7 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     if let NetworkMode::Bridge(name) = &rec.config.network {
         m.attach_network(rec, name, init_pid)?;
     }
-    release(&m.layout.runtime().join(&rec.id), &pidfd)?;
+    crate::release::release(&m.layout.runtime().join(&rec.id), &pidfd)?;
     m.db.modify(&rec.id, |r| {
         r.state = State::Running;
         r.pid = init_pid;
@@ -319,271 +313,14 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     })
 }
 
-/// Let the created init exec the command: what `lifecycle::start` does (read the exec fifo,
-/// remove it), without taking the state directory's lock. That lock's file description was
-/// inherited by the init at the fork and stays held until its exec, so `lifecycle::start`
-/// called from the creating process waits forever. No poststart hooks: berth sets none.
-fn release(state_dir: &std::path::Path, pidfd: &OwnedFd) -> Result<()> {
-    let fifo_path = state_dir.join(berth_container::state::EXEC_FIFO);
-    let fifo = rustix::fs::open(
-        &fifo_path,
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(sys(format!("open exec fifo {}", fifo_path.display())))?;
-    loop {
-        let mut fds = [
-            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
-            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(sys("wait for the container init")(e)),
-        }
-        let fifo_ready = fds[0]
-            .revents()
-            .is_some_and(|r| r.contains(PollFlags::POLLIN));
-        let died = fds[1].revents().is_some_and(|r| !r.is_empty());
-        if fifo_ready {
-            let mut b = [0u8; 1];
-            match rustix::io::read(&fifo, &mut b) {
-                Ok(1) => break,
-                Ok(_) | Err(rustix::io::Errno::AGAIN) if !died => continue,
-                _ => {}
-            }
-        }
-        if died {
-            return Err(Error::Monitor {
-                id: state_dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                message: "the container init exited before it could be started".into(),
-            });
-        }
-    }
-    std::fs::remove_file(&fifo_path).map_err(|source| Error::Remove {
-        path: fifo_path,
-        source,
-    })
-}
-
-/// Our own fds 0-2 while the container's are in their place.
-struct Saved {
-    fds: [OwnedFd; 3],
-}
-
-impl Saved {
-    fn swap(
-        stdin: BorrowedFd<'_>,
-        stdout: BorrowedFd<'_>,
-        stderr: BorrowedFd<'_>,
-    ) -> Result<Saved> {
-        let dup =
-            |fd: BorrowedFd<'_>| rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(sys("save stdio"));
-        let saved = Saved {
-            fds: [
-                dup(rustix::stdio::stdin())?,
-                dup(rustix::stdio::stdout())?,
-                dup(rustix::stdio::stderr())?,
-            ],
-        };
-        // Duplicates first: `stdin` may be our own fd 0.
-        let (i, o, e) = (dup(stdin)?, dup(stdout)?, dup(stderr)?);
-        rustix::stdio::dup2_stdin(&i).map_err(sys("redirect stdin"))?;
-        rustix::stdio::dup2_stdout(&o).map_err(sys("redirect stdout"))?;
-        rustix::stdio::dup2_stderr(&e).map_err(sys("redirect stderr"))?;
-        Ok(saved)
-    }
-
-    fn restore(self) -> Result<()> {
-        let [i, o, e] = self.fds;
-        rustix::stdio::dup2_stdin(&i).map_err(sys("restore stdin"))?;
-        rustix::stdio::dup2_stdout(&o).map_err(sys("restore stdout"))?;
-        rustix::stdio::dup2_stderr(&e).map_err(sys("restore stderr"))?;
-        Ok(())
-    }
-}
-
-/// Copy output to the log (and our terminal), forward input and signals, wait for the
-/// exit, record it and clean up.
-fn supervise(m: &Manager, rec: &ContainerRecord, l: Launched) -> Result<i32> {
-    let mut log = LogWriter::open(&rec.log_path)?;
-    let stdin = rustix::stdio::stdin();
-    let tty = rec.config.tty;
-    let raw = if l.foreground && tty {
-        crate::tty::RawMode::enter(stdin)
-    } else {
-        None
-    };
-    if let (true, Some(master)) = (l.foreground && tty, &l.outputs.out) {
-        crate::tty::copy_size(stdin, master);
-    }
-    // Foreground: signals go to the container (^C without a tty, `kill` of berth).
-    let sfd = if l.foreground {
-        let mut mask = SigSet::empty();
-        for s in [
-            Signal::SIGINT,
-            Signal::SIGTERM,
-            Signal::SIGHUP,
-            Signal::SIGQUIT,
-            Signal::SIGUSR1,
-            Signal::SIGUSR2,
-            Signal::SIGWINCH,
-        ] {
-            mask.add(s);
-        }
-        mask.thread_block().map_err(sys("block signals"))?;
-        Some(SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).map_err(sys("signalfd"))?)
-    } else {
-        None
-    };
-    let forward_input = l.foreground && tty && rec.config.interactive;
-    let mut streams: [Option<OwnedFd>; 2] = [l.outputs.out, l.outputs.err];
-    let mut input_open = forward_input;
-    let mut exited: Option<i32> = None;
-    let mut drain_deadline: Option<std::time::Instant> = None;
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        if streams.iter().all(Option::is_none) && exited.is_some() {
-            break;
-        }
-        if let Some(d) = drain_deadline {
-            if std::time::Instant::now() >= d {
-                break;
-            }
-        }
-        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(5);
-        let mut kinds: Vec<u8> = Vec::with_capacity(5);
-        for (i, s) in streams.iter().enumerate() {
-            if let Some(fd) = s {
-                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
-                kinds.push(i as u8);
-            }
-        }
-        if exited.is_none() {
-            fds.push(PollFd::new(l.pidfd.as_fd(), PollFlags::POLLIN));
-            kinds.push(2);
-        }
-        if input_open {
-            fds.push(PollFd::new(stdin, PollFlags::POLLIN));
-            kinds.push(3);
-        }
-        if let Some(s) = &sfd {
-            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
-            kinds.push(4);
-        }
-        let timeout = if exited.is_some() {
-            PollTimeout::from(200u8)
-        } else {
-            PollTimeout::NONE
-        };
-        match poll(&mut fds, timeout) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(sys("poll container output")(e)),
-        }
-        let ready: Vec<(u8, PollFlags)> = fds
-            .iter()
-            .zip(&kinds)
-            .filter_map(|(f, k)| f.revents().filter(|r| !r.is_empty()).map(|r| (*k, r)))
-            .collect();
-        drop(fds);
-        for (kind, _) in ready {
-            match kind {
-                0 | 1 => {
-                    let i = kind as usize;
-                    let Some(fd) = &streams[i] else { continue };
-                    match rustix::io::read(fd, &mut buf) {
-                        Ok(0) | Err(rustix::io::Errno::IO) => streams[i] = None,
-                        Ok(n) => {
-                            log.write(i, &buf[..n])?;
-                            if l.foreground {
-                                echo(i, &buf[..n]);
-                            }
-                        }
-                        Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => {}
-                        Err(_) => streams[i] = None,
-                    }
-                }
-                2 => {
-                    exited = Some(wait_code(&l.pidfd));
-                    // Whatever still holds the pipes (nothing, with a pid namespace) gets a
-                    // moment to finish writing.
-                    drain_deadline =
-                        Some(std::time::Instant::now() + std::time::Duration::from_secs(2));
-                }
-                3 => match rustix::io::read(stdin, &mut buf) {
-                    Ok(0) | Err(_) => input_open = false,
-                    Ok(n) => {
-                        if let Some(master) = &streams[0] {
-                            let _ = write_all(master.as_fd(), &buf[..n]);
-                        }
-                    }
-                },
-                4 => {
-                    if let Some(Ok(Some(info))) = sfd.as_ref().map(|s| s.read_signal()) {
-                        if info.ssi_signo == Signal::SIGWINCH as u32 {
-                            if let Some(master) = &streams[0] {
-                                crate::tty::copy_size(stdin, master);
-                            }
-                        } else {
-                            let _ = berth_sys::ns::pidfd_send_signal(
-                                l.pidfd.as_fd(),
-                                info.ssi_signo as i32,
-                            );
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    let _ = log.flush();
-    drop(raw);
-    let code = exited.unwrap_or(255);
-    finish(m, rec, code, None)?;
-    Ok(code)
-}
-
-fn echo(stream: usize, data: &[u8]) {
-    if stream == 0 {
-        let mut o = std::io::stdout().lock();
-        let _ = o.write_all(data);
-        let _ = o.flush();
-    } else {
-        let _ = std::io::stderr().lock().write_all(data);
-    }
-}
-
-fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> rustix::io::Result<()> {
-    while !data.is_empty() {
-        match rustix::io::write(fd, data) {
-            Ok(n) => data = &data[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// The init's exit status as a shell would report it (128+signal when killed).
-fn wait_code(pidfd: &OwnedFd) -> i32 {
-    loop {
-        match waitid(Id::PIDFd(pidfd.as_fd()), WaitPidFlag::WEXITED) {
-            Ok(WaitStatus::Exited(_, c)) => return c,
-            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return 255,
-        }
-    }
-}
-
 /// The container is gone: remove its runtime state and mounts, record the exit (or remove
 /// everything for `--rm`).
-fn finish(m: &Manager, rec: &ContainerRecord, code: i32, error: Option<String>) -> Result<()> {
+pub(crate) fn finish(
+    m: &Manager,
+    rec: &ContainerRecord,
+    code: i32,
+    error: Option<String>,
+) -> Result<()> {
     let network = m.detach_network(rec);
     let runtime = berth_container::lifecycle::delete(&m.layout.runtime(), &rec.id, true);
     m.unidmap_root(&rec.id);
