@@ -255,6 +255,57 @@ impl Manager {
     }
 
     /// Moves `pid` into the cgroup in every hierarchy.
+    /// Move the calling process into the container's cgroup without the kernel's global
+    /// migration lock: on v1, writing "0" to `tasks` moves only the calling thread, which the
+    /// kernel does without `cgroup_threadgroup_rwsem` (and so without waiting for an RCU grace
+    /// period, 10-20 ms here, that every `cgroup.procs` write pays). The caller must be
+    /// single-threaded (a freshly forked container init is). v2 directories have no such
+    /// path: they are joined through `cgroup.procs` (or by `CLONE_INTO_CGROUP` at fork).
+    pub fn join_current(&self) -> Result<(), Error> {
+        for (key, dir) in &self.v1 {
+            // Co-mounted controllers share one directory: join each directory once.
+            if self.v1.iter().any(|(k, d)| d == dir && k < key) {
+                continue;
+            }
+            let path = dir.join("tasks");
+            if let Err(source) = fsutil::write_raw(&path, "0") {
+                if self.rootless && rootless_ignorable(&source) {
+                    continue;
+                }
+                return Err(Error::AddProcess {
+                    pid: 0,
+                    path,
+                    source,
+                });
+            }
+        }
+        if let Some(dir) = &self.v2 {
+            let path = dir.join("cgroup.procs");
+            if let Err(source) = fsutil::write_raw(&path, "0") {
+                let hybrid_missing =
+                    self.hierarchy == Hierarchy::Hybrid && source.kind() == io::ErrorKind::NotFound;
+                if !(hybrid_missing || self.rootless && rootless_ignorable(&source)) {
+                    return Err(Error::AddProcess {
+                        pid: 0,
+                        path,
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// On a hybrid host, leave the cgroup2 tree out unless `needed` (its controllers, e.g.
+    /// hugetlb here, are asked for): joining it costs every start a global-lock migration,
+    /// and everything else is done by the v1 hierarchies.
+    pub fn hybrid_v2_only_if(mut self, needed: bool) -> Self {
+        if self.hierarchy == Hierarchy::Hybrid && !needed {
+            self.v2 = None;
+        }
+        self
+    }
+
     pub fn add_process(&self, pid: i32) -> Result<(), Error> {
         for dir in self.dirs() {
             let path = dir.join("cgroup.procs");

@@ -138,6 +138,7 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
     } else {
         berth_cgroups::Manager::new_rootless(cg_path, opts.id, false)?
     };
+    let cg = cg.hybrid_v2_only_if(needs_cgroup2(linux.and_then(|l| l.resources().as_ref())));
     saved.cgroup = Some(cg.saved());
     dir.save(&saved)?;
     cg.create()?;
@@ -197,6 +198,9 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
     let cg_fd = cg.v2_dir_fd();
     let preserve_fds = opts.preserve_fds + listen_fds();
 
+    // Without a user namespace the init can move itself into its cgroup, cheaply (see
+    // `Manager::join_current`) and while the runtime goes on with the id maps.
+    let joins_itself = cg_fd.is_none() && !plan.has(LinuxNamespaceType::User);
     let forked = fork_into(clone_flags, cg_fd.as_ref().map(|f| f.as_fd()))
         .map_err(sys("clone container init"))?;
     let (pid, pidfd) = match forked {
@@ -219,6 +223,7 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
                     None => StartSignal::Channel,
                 },
                 cgroup_paths: &cgroup_paths,
+                join_cgroup: joins_itself.then_some(&cg),
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
                 preserve_fds,
@@ -249,7 +254,7 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
         let path = format!("/proc/{pid}/oom_score_adj");
         std::fs::write(&path, adj.to_string()).map_err(sys(format!("write {path}")))?;
     }
-    if cg_fd.is_none() {
+    if cg_fd.is_none() && !joins_itself {
         cg.add_process(pid)?;
     }
     parent_ch.send(&Msg::MapsWritten)?;
@@ -346,4 +351,12 @@ fn send_seccomp(spec: &Spec, id: &str, bundle: &Bundle, pid: i32, fd: &OwnedFd) 
     cps.set_state(st);
     crate::security::send_seccomp_fd(listener, fd.as_fd(), &cps)?;
     Ok(())
+}
+
+/// Does this config need the cgroup2 tree of a hybrid host (hugetlb lives there here)?
+fn needs_cgroup2(res: Option<&oci_spec::runtime::LinuxResources>) -> bool {
+    res.is_some_and(|r| {
+        r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+            || r.unified().as_ref().is_some_and(|u| !u.is_empty())
+    })
 }

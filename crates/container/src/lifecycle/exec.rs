@@ -75,6 +75,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<i32> {
     let own = ns_flags & !children_only;
     let in_user_ns = plan.has(LinuxNamespaceType::User);
     let (parent_ch, child_ch) = sync::pair()?;
+    let cg = c.cgroup()?;
     let forked = fork_into(0, None).map_err(sys("fork exec process"))?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
@@ -82,6 +83,14 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<i32> {
             if let Some(fd) = c.dir.lock_fd() {
                 // The process must not keep the container's state locked.
                 let _ = nix::unistd::close(fd);
+            }
+            // Without a user namespace, join the cgroup ourselves: the cheap way (see
+            // `Manager::join_current`).
+            if let (Some(cg), false) = (&cg, in_user_ns) {
+                if let Err(e) = cg.join_current() {
+                    let _ = child_ch.send(&Msg::Error(e.to_string()));
+                    berth_sys::ns::exit_now(1)
+                }
             }
             let r = exec_child(
                 &child_ch,
@@ -106,7 +115,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<i32> {
         wait_pidfd(&pidfd);
         e
     };
-    if let Some(cg) = c.cgroup()? {
+    if let (Some(cg), true) = (&cg, in_user_ns) {
         cg.add_process(pid).map_err(|e| fail(e.into()))?;
     }
     parent_ch.send(&Msg::MapsWritten).map_err(fail)?;

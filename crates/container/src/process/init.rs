@@ -32,6 +32,8 @@ pub struct InitContext<'a> {
     pub channel: &'a Channel,
     pub start: StartSignal<'a>,
     pub cgroup_paths: &'a std::collections::BTreeMap<String, PathBuf>,
+    /// Join this cgroup ourselves, first thing (the runtime then does not).
+    pub join_cgroup: Option<&'a berth_cgroups::Manager>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -57,6 +59,9 @@ pub fn run(ctx: InitContext<'_>) -> ! {
 fn init(ctx: &InitContext<'_>) -> Result<Error> {
     berth_sys::ns::set_parent_death_signal(libc::SIGKILL)
         .map_err(sys("set parent death signal"))?;
+    if let Some(cg) = ctx.join_cgroup {
+        cg.join_current()?;
+    }
     let process = ctx
         .spec
         .process()
