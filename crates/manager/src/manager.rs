@@ -85,7 +85,7 @@ impl Manager {
         let (image_id, defaults, lower) = match &cfg.image {
             Some(reference) => {
                 let store = self.images()?;
-                let id = store.resolve(reference)?;
+                let id = self.resolve_image(&store, reference)?;
                 let details = store.inspect(&id.to_string())?;
                 let layers = store.layer_dirs(&id)?;
                 (
