@@ -20,10 +20,13 @@ count() { { grep -oE "[0-9]+ ($1)" || true; } | awk '{ s += $1 } END { print s +
 
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --no-fail-fast "${args[@]}" 2>&1 | tee "$log" || status=$?
-    summary=$({ grep -E '^ *Summary \[' "$log" || true; } | tail -n1)
-    passed=$(count passed <<<"$summary")
-    failed=$(count 'failed|timed out' <<<"$summary")
+    # Two passes: everything that may share the machine, in parallel; then the tests that
+    # measure time or throughput (`serial_*`), one at a time with nothing else running.
+    cargo nextest run --no-fail-fast "${args[@]}" -E 'not test(/serial_/)' 2>&1 | tee "$log" || status=$?
+    cargo nextest run --no-fail-fast "${args[@]}" -E 'test(/serial_/)' --test-threads 1 2>&1 | tee -a "$log" || status=$?
+    summaries=$({ grep -E '^ *Summary \[' "$log" || true; })
+    passed=$(count passed <<<"$summaries")
+    failed=$(count 'failed|timed out' <<<"$summaries")
 else
     echo "test: cargo-nextest missing, falling back to cargo test (serial)"
     cargo test --no-fail-fast "${args[@]}" -- --test-threads=1 2>&1 | tee "$log" || status=$?
