@@ -177,3 +177,62 @@ fn serial_device_write_bps_and_live_update() {
         "6M at 200MB/s took {fast:?}"
     );
 }
+
+/// The remaining limits land in their cgroup files, at create and through `update`.
+#[test]
+fn limits_reach_their_cgroup_files() {
+    let env = Env::new("cgfiles");
+    let dev = block_device_of(&env.root);
+    let id = env.ok(&[
+        "run",
+        "-d",
+        "--cpu-shares",
+        "512",
+        "--cpuset-cpus",
+        "0",
+        "--cpu-quota",
+        "20000",
+        "--cpu-period",
+        "50000",
+        "--memory-reservation",
+        "16m",
+        "--device-read-iops",
+        &format!("{dev}:100"),
+        "--device-write-iops",
+        &format!("{dev}:50"),
+        "--device-read-bps",
+        &format!("{dev}:1mb"),
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    let id = id.trim();
+    let read = |ctrl: &str, file: &str| {
+        std::fs::read_to_string(env.cgroup_dir(ctrl, id).join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("cpu", "cpu.shares"), "512");
+    assert_eq!(read("cpuset", "cpuset.cpus"), "0");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "20000");
+    assert_eq!(read("cpu", "cpu.cfs_period_us"), "50000");
+    assert_eq!(
+        read("memory", "memory.soft_limit_in_bytes"),
+        (16u64 << 20).to_string()
+    );
+    assert!(read("blkio", "blkio.throttle.read_iops_device").ends_with(" 100"));
+    assert!(read("blkio", "blkio.throttle.write_iops_device").ends_with(" 50"));
+    assert!(read("blkio", "blkio.throttle.read_bps_device").ends_with(&format!(" {}", 1 << 20)));
+    // The container sees its cpuset.
+    assert_eq!(env.ok(&["exec", id, "nproc"]).trim(), "1");
+    env.ok(&["update", "--cpu-shares", "2048", "--cpuset-cpus", "0-1", id]);
+    assert_eq!(read("cpu", "cpu.shares"), "2048");
+    assert_eq!(read("cpuset", "cpuset.cpus"), "0-1");
+    let rec = env.inspect(id);
+    assert_eq!(rec["config"]["limits"]["cpu_shares"], 2048);
+    assert_eq!(
+        rec["config"]["limits"]["pids_limit"],
+        serde_json::Value::Null
+    );
+}
