@@ -890,3 +890,67 @@ fn escape_suite_with_and_without_user_namespace() {
     }
     assert!(failures.is_empty(), "{table}\n{}", failures.join("\n"));
 }
+
+/// The manager's root file system path for file systems that support idmapped mounts (ext4
+/// here): the image stays owned by 0..65535 on disk (no chown pass) and the container, whose
+/// root is an unprivileged host id, sees it as its own.
+#[test]
+fn idmapped_rootfs_shows_the_image_to_the_tenant_without_chown() {
+    use berth_container::defaults::{prepare_root, supports_idmap, RootfsIds};
+    let s = Suite::new();
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "id -u; stat -c %u:%g /bin/busybox; touch /tmp/made-inside; stat -c %u /tmp/made-inside",
+    ]);
+    // The image lives below a directory only root may traverse (see below).
+    let private = b.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let src = private.join("image");
+    std::fs::rename(b.rootfs(), &src).unwrap();
+    std::fs::create_dir(b.rootfs()).unwrap();
+    let r = s.ids.allocate(b.id()).unwrap();
+    assert!(
+        supports_idmap(&src, &r),
+        "ext4 supports idmapped mounts on this kernel"
+    );
+    {
+        let p = b.spec_mut().process_mut().as_mut().unwrap();
+        let mut env = p.env().clone().unwrap_or_default();
+        env.push("BERTH_ESCAPE_PROBE_INSIDE=1".into());
+        p.set_env(Some(env));
+    }
+    harden(b.spec_mut(), &HardenOptions::with_user_namespace(r)).unwrap();
+    b.spec_mut()
+        .root_mut()
+        .as_mut()
+        .unwrap()
+        .set_readonly(Some(false));
+    b.write().unwrap();
+    let root = prepare_root(&src, &b.rootfs(), &r).unwrap();
+    assert!(matches!(root, RootfsIds::Idmapped(_)), "{root:?}");
+    let (code, out, err) = s.rt.run(&b);
+    drop(root);
+    assert_eq!(code, 0, "{out} {err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, ["0", "0:0", "0"], "{out}");
+    // On disk nothing was shifted: the image is still 0:0, and what the tenant's root
+    // wrote is stored as 0 too (the mount maps it back). So the source must sit in a
+    // directory only the host's root can traverse, or a setuid file made inside would be
+    // a host root one.
+    let image = std::fs::metadata(src.join("bin/busybox")).unwrap();
+    assert_eq!((image.uid(), image.gid()), (0, 0));
+    let made = std::fs::metadata(src.join("tmp/made-inside")).unwrap();
+    assert_eq!(made.uid(), 0);
+    let parent = std::fs::metadata(&private).unwrap();
+    assert_eq!(
+        parent.permissions().mode() & 0o077,
+        0,
+        "image dir open to others"
+    );
+    assert!(
+        host_mounts_with(b.id()).is_empty(),
+        "idmapped root unmounted"
+    );
+}

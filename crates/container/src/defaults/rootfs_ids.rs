@@ -95,6 +95,10 @@ pub fn supports_idmap(dir: &Path, range: &IdRange) -> bool {
 
 /// Show `src` (owned by ids `0..range.size`) at `target` (an existing directory) with
 /// `range`'s ids: idmapped if possible, else shift `src` itself in place and return it.
+///
+/// Through an idmapped mount, what the container writes is stored with unshifted ids (its
+/// root's files are owned by 0 on disk): keep `src` below a directory only the host's root
+/// can traverse (mode 0700), or a setuid file made inside becomes a host-root one.
 pub fn prepare_root(src: &Path, target: &Path, range: &IdRange) -> Result<RootfsIds, Error> {
     match idmapped_tree(src, range) {
         Ok(mnt) => {
