@@ -49,7 +49,11 @@ fn host_tree_has_own_proc_tmp_and_empty_network() {
         "the command is pid 1 of its own pid namespace"
     );
     assert_eq!(lines[1], "0", "/tmp is a fresh tmpfs");
-    assert_eq!(&lines[2..], ["lo", "0x9"], "--network none: only lo, and it is up");
+    assert_eq!(
+        &lines[2..],
+        ["lo", "0x9"],
+        "--network none: only lo, and it is up"
+    );
 }
 
 #[test]

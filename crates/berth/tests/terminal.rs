@@ -75,6 +75,29 @@ fn init_is_pid_one_and_reaps() {
 }
 
 #[test]
+fn init_forwards_stop_signal() {
+    let env = Env::new("initsig");
+    env.ok(&[
+        "run",
+        "-d",
+        "--init",
+        "--name",
+        "i",
+        "--",
+        "sh",
+        "-c",
+        "trap 'exit 5' TERM; while :; do sleep 0.1; done",
+    ]);
+    let t = std::time::Instant::now();
+    env.ok(&["stop", "-t", "10", "i"]);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "TERM reached the command"
+    );
+    assert_eq!(env.inspect("i")["exit_code"], 5);
+}
+
+#[test]
 fn concurrent_commands_keep_every_container() {
     let env = Env::new("concurrent");
     let children: Vec<_> = (0..8)
