@@ -86,11 +86,33 @@ fn serial_cpus_limit_and_live_update() {
     std::thread::sleep(Duration::from_millis(300));
     let limited = cpu_rate(&env, id, 2.0);
     assert!(limited < 0.36, "--cpus 0.3 but used {limited:.2} CPUs");
+    let throttled = |env: &Env| -> u64 {
+        let stat = std::fs::read_to_string(env.cgroup_dir("cpu", id).join("cpu.stat")).unwrap();
+        stat.lines()
+            .find_map(|l| l.strip_prefix("nr_throttled "))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(throttled(&env) > 0, "the busy loop hit the 0.3 CPU quota");
     env.ok(&["update", "--cpus", "2", id]);
-    let freed = cpu_rate(&env, id, 2.0);
+    assert_eq!(
+        read_u64(&env.cgroup_dir("cpu", id).join("cpu.cfs_quota_us")),
+        200_000
+    );
+    // One thread can never use two CPUs' quota: no more throttling, however busy the host
+    // (an absolute CPU share would depend on the other tests running meanwhile).
+    std::thread::sleep(Duration::from_millis(200));
+    let before = throttled(&env);
+    let freed = cpu_rate(&env, id, 1.5);
+    assert_eq!(
+        throttled(&env),
+        before,
+        "still throttled after update --cpus 2"
+    );
     assert!(
-        freed > 0.6,
-        "--cpus 2 but a busy loop got only {freed:.2} CPUs"
+        freed > limited,
+        "--cpus 2 gave {freed:.2} CPUs, --cpus 0.3 gave {limited:.2}"
     );
 }
 

@@ -20,7 +20,6 @@ pub mod names;
 pub mod network;
 pub mod ops;
 pub mod record;
-pub mod release;
 pub mod repair;
 pub mod spec;
 pub mod stats;

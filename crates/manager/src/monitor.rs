@@ -300,7 +300,7 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     if let NetworkMode::Bridge(name) = &rec.config.network {
         m.attach_network(rec, name, init_pid)?;
     }
-    crate::release::release(&m.layout.runtime().join(&rec.id), &pidfd)?;
+    berth_container::lifecycle::start(&m.layout.runtime(), &rec.id)?;
     m.db.modify(&rec.id, |r| {
         r.state = State::Running;
         r.pid = init_pid;
