@@ -168,8 +168,10 @@ mod tests {
     struct TempDir(PathBuf);
     impl TempDir {
         fn new() -> TempDir {
-            let p =
-                std::env::temp_dir().join(format!("berth-test-exeguard-{}", std::process::id()));
+            static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let p = std::env::temp_dir()
+                .join(format!("berth-test-exeguard-{}-{n}", std::process::id()));
             std::fs::create_dir_all(&p).unwrap();
             TempDir(p)
         }
@@ -180,6 +182,27 @@ mod tests {
     impl Drop for TempDir {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The guard is on every start path: one stat of /proc/self/exe, one stat and one
+    /// 256-byte read per level. It must stay in the microseconds (runc's memfd copy of its
+    /// binary costs milliseconds and megabytes per start).
+    #[test]
+    fn check_costs_microseconds() {
+        let dir = TempDir::new();
+        let script = dir.path().join("script");
+        std::fs::write(&script, "#!/bin/sh\ntrue\n").unwrap();
+        for p in [Path::new("/bin/sh"), script.as_path()] {
+            check(p).unwrap();
+            let n = 2000;
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                check(p).unwrap();
+            }
+            let per = t.elapsed() / n;
+            println!("exe_guard::check({}) = {per:?}", p.display());
+            assert!(per < std::time::Duration::from_micros(500), "{per:?}");
         }
     }
 
