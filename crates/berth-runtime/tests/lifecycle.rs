@@ -264,3 +264,80 @@ fn kill_all_signals_every_process() {
     }
     rt.ok(&["delete", b.id()]);
 }
+
+/// `process.terminal` with `--console-socket`, as containerd's shim and podman's conmon use
+/// it: the pty master arrives over the socket and the container's stdio is the pty slave.
+#[test]
+fn terminal_master_is_sent_over_the_console_socket() {
+    use std::io::{IoSliceMut, Read};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    use std::os::unix::net::UnixListener;
+
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+
+    let rt = Runtime::new();
+    let mut b = Bundle::busybox(&["sh", "-c", "tty; echo term-ok; sleep 1"]);
+    b.spec_mut()
+        .process_mut()
+        .as_mut()
+        .unwrap()
+        .set_terminal(Some(true));
+    b.write().unwrap();
+    let sock_path = b.path().join("console.sock");
+    let listener = UnixListener::bind(&sock_path).unwrap();
+    let sock = path(&sock_path).to_string();
+    let bundle = path(b.path()).to_string();
+    let id = b.id().to_string();
+    let out = std::thread::scope(|s| {
+        let creator = s.spawn(|| {
+            rt.out(&[
+                "create",
+                "--bundle",
+                &bundle,
+                "--console-socket",
+                &sock,
+                &id,
+            ])
+        });
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        let mut master = None;
+        for c in msg.cmsgs().unwrap() {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY: SCM_RIGHTS gave us a new descriptor that nobody else owns.
+                master = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+            }
+        }
+        let created = creator.join().unwrap();
+        (master.expect("no pty master received"), created)
+    });
+    let (master, created) = out;
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    rt.ok(&["start", b.id()]);
+    let mut f = std::fs::File::from(master);
+    let mut text = String::new();
+    let mut chunk = [0u8; 256];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !text.contains("term-ok") && Instant::now() < deadline {
+        match f.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&chunk[..n])),
+        }
+    }
+    assert!(text.contains("/dev/pts/0"), "not on a pty: {text:?}");
+    assert!(text.contains("term-ok"), "{text:?}");
+    rt.ok(&["delete", "--force", b.id()]);
+}
