@@ -226,6 +226,13 @@ fn parse_probe(out: &str) -> BTreeMap<String, String> {
 }
 
 /// Syscall attempts that must fail in either mode, as (probe line, case name).
+///
+/// On this machine's kernel some targets do not exist: no CONFIG_MAGIC_SYSRQ
+/// (/proc/sysrq-trigger), no CONFIG_MODULES (/proc/sys/kernel/modprobe, init_module would
+/// be ENOSYS) and no CONFIG_UEVENT_HELPER (/sys/kernel/uevent_helper): those lines report
+/// ENOENT (or EPERM from seccomp, which answers before the kernel's ENOSYS) and prove
+/// nothing here; the cases are kept for kernels that have them. /sys/kernel is also
+/// probed through files that do exist (transparent_hugepage/enabled, rcu_expedited).
 const SYSCALL_CASES: &[(&str, &str)] = &[
     ("mount_tmpfs", "mount"),
     ("mount_bind_root", "mount"),
