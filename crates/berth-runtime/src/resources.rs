@@ -3,9 +3,7 @@
 use std::io::Read;
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::{
-    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources,
-};
+use oci_spec::runtime::{LinuxBlockIoBuilder, LinuxPidsBuilder, LinuxResources};
 
 use crate::cli::UpdateArgs;
 
@@ -47,7 +45,7 @@ pub fn from_update_args(a: &UpdateArgs) -> Result<LinuxResources> {
     if cpu_set {
         res.set_cpu(Some(cpu));
     }
-    let mut mem = res.memory().clone().unwrap_or_default();
+    let mut mem = res.memory().unwrap_or_default();
     let mut mem_set = false;
     if let Some(m) = &a.memory {
         mem.set_limit(Some(parse_bytes(m)?));
@@ -75,7 +73,6 @@ pub fn from_update_args(a: &UpdateArgs) -> Result<LinuxResources> {
         b.set_weight(Some(w));
         res.set_block_io(Some(b));
     }
-    let _ = (LinuxCpuBuilder::default(), LinuxMemoryBuilder::default());
     Ok(res)
 }
 

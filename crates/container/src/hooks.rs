@@ -26,11 +26,8 @@ fn run_one(kind: &'static str, index: usize, hook: &Hook, state_json: &[u8]) -> 
         reason,
     };
     let mut cmd = Command::new(hook.path());
-    match hook.args().as_deref() {
-        Some([argv0, rest @ ..]) => {
-            cmd.arg0(argv0).args(rest);
-        }
-        _ => {}
+    if let Some([argv0, rest @ ..]) = hook.args().as_deref() {
+        cmd.arg0(argv0).args(rest);
     }
     cmd.env_clear();
     for kv in hook.env().iter().flatten() {
@@ -51,6 +48,9 @@ fn run_one(kind: &'static str, index: usize, hook: &Hook, state_json: &[u8]) -> 
         .filter(|t| *t > 0)
         .map(|t| Instant::now() + Duration::from_secs(t as u64));
     let status = loop {
+        if deadline.is_none() {
+            break child.wait().map_err(|e| fail(e.to_string()))?;
+        }
         match child.try_wait() {
             Ok(Some(s)) => break s,
             Ok(None) => {}
