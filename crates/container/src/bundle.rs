@@ -13,6 +13,8 @@ pub struct Bundle {
     pub spec: Spec,
     /// Absolute, canonical path of the root file system.
     pub rootfs: PathBuf,
+    /// config.json as read (kept in the state directory without re-serialising it).
+    pub raw: Vec<u8>,
 }
 
 impl Bundle {
@@ -23,18 +25,22 @@ impl Bundle {
         })?;
         let path = dir.join("config.json");
         let data = read_limited(&path)?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&data).map_err(|source| Error::ConfigParse {
-                path: path.clone(),
-                source,
-            })?;
         // Every string of the config ends up as a C string (path, argument, option): a NUL
-        // would silently cut it, so it is refused wherever it is.
-        if let Some(at) = find_nul(&value, &mut String::new()) {
-            return Err(Error::ConfigInvalid(format!("{at} contains a NUL byte")));
+        // would silently cut it, so it is refused wherever it is. JSON can only carry one as
+        // the escape `\u0000` (a raw control byte is a parse error), so the common case is a
+        // byte scan, and only a config that has one is walked to name where it is.
+        if data.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+            let value: serde_json::Value =
+                serde_json::from_slice(&data).map_err(|source| Error::ConfigParse {
+                    path: path.clone(),
+                    source,
+                })?;
+            if let Some(at) = find_nul(&value, &mut String::new()) {
+                return Err(Error::ConfigInvalid(format!("{at} contains a NUL byte")));
+            }
         }
         let spec: Spec =
-            serde_json::from_value(value).map_err(|source| Error::ConfigParse { path, source })?;
+            serde_json::from_slice(&data).map_err(|source| Error::ConfigParse { path, source })?;
         let root = spec
             .root()
             .as_ref()
@@ -51,7 +57,12 @@ impl Bundle {
             });
         }
         validate(&spec)?;
-        Ok(Bundle { dir, spec, rootfs })
+        Ok(Bundle {
+            dir,
+            spec,
+            rootfs,
+            raw: data,
+        })
     }
 }
 

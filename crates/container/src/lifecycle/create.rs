@@ -312,12 +312,8 @@ fn absolute(p: &Path) -> PathBuf {
 /// Keep the config the container was created with: exec and delete need it even if the
 /// bundle changes or goes.
 fn write_config_copy(bundle: &Bundle, dir: &StateDir) -> Result<()> {
-    let data = serde_json::to_vec(&bundle.spec).map_err(|e| Error::StateCorrupt {
-        id: dir.id(),
-        reason: e.to_string(),
-    })?;
     let path = dir.path(CONFIG_FILE);
-    std::fs::write(&path, data).map_err(|source| Error::StateDir { path, source })
+    std::fs::write(&path, &bundle.raw).map_err(|source| Error::StateDir { path, source })
 }
 
 /// systemd socket activation: fds 3.. named by LISTEN_FDS are passed on to the container.
