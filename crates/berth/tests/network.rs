@@ -62,6 +62,13 @@ fn containers_on_one_network_talk_and_ports_are_published() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(got, "hello-net\n");
+    // Its /etc/hosts names its address.
+    let hosts = env.ok(&["exec", "srv", "cat", "/etc/hosts"]);
+    let srv_id = env.id("srv");
+    assert!(
+        hosts.contains(&format!("{ip}\t{}", &srv_id[..12])),
+        "{hosts}"
+    );
     // A container without the network cannot reach it.
     let r = env.run(&[
         "run", "--rm", "--", "busybox", "wget", "-T", "2", "-qO-", &url,

@@ -8,6 +8,7 @@
 
 pub mod db;
 pub mod error;
+pub mod etc_files;
 pub mod images;
 pub mod layout;
 pub mod limits;

@@ -212,11 +212,14 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     } else {
         (None, rootfs)
     };
+    let bundle = m.layout.container(&rec.id);
+    crate::etc_files::write(&bundle, &crate::spec::hostname_of(rec))?;
     let mut spec = crate::spec::build(&crate::spec::SpecInput {
         record: rec,
         image: &rec.image_defaults,
         rootfs: &rootfs,
         init_binary: init_binary.as_deref(),
+        container_dir: &bundle,
     })?;
     let harden = match range {
         Some(r) => berth_container::defaults::HardenOptions::with_user_namespace(r),
@@ -226,7 +229,6 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     if rec.config.network == NetworkMode::Host {
         crate::spec::drop_network_namespace(&mut spec);
     }
-    let bundle = m.layout.container(&rec.id);
     let config = bundle.join("config.json");
     let data = serde_json::to_vec_pretty(&spec).map_err(|source| Error::Serialize {
         what: "OCI config",

@@ -45,8 +45,18 @@ impl Manager {
             ..AttachOptions::default()
         };
         let netns = std::path::PathBuf::from(format!("/proc/{pid}/ns/net"));
-        store.attach(&network, &rec.id, &netns, &opts)?;
-        Ok(())
+        let att = store.attach(&network, &rec.id, &netns, &opts)?;
+        let addrs: Vec<std::net::IpAddr> = att
+            .ipv4
+            .map(std::net::IpAddr::V4)
+            .into_iter()
+            .chain(att.ipv6.map(std::net::IpAddr::V6))
+            .collect();
+        crate::etc_files::set_addresses(
+            &self.layout.container(&rec.id),
+            &crate::spec::hostname_of(rec),
+            &addrs,
+        )
     }
 
     /// Remove the container's endpoint (address lease, published ports, rules), if any.

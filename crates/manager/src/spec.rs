@@ -60,9 +60,19 @@ pub struct SpecInput<'a> {
     pub rootfs: &'a Path,
     /// The init binary bind-mounted for `--init`.
     pub init_binary: Option<&'a Path>,
+    /// The container's directory, holding its /etc/hostname, /etc/hosts, /etc/resolv.conf.
+    pub container_dir: &'a Path,
 }
 
 pub const INIT_PATH: &str = "/.berth-init";
+
+/// `--hostname`, or the short id as docker.
+pub fn hostname_of(rec: &ContainerRecord) -> String {
+    rec.config
+        .hostname
+        .clone()
+        .unwrap_or_else(|| rec.short_id().to_string())
+}
 
 pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
     let rec = input.record;
@@ -84,10 +94,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         args = with_init;
     }
     process.set_args(Some(args));
-    let hostname = cfg
-        .hostname
-        .clone()
-        .unwrap_or_else(|| rec.short_id().to_string());
+    let hostname = hostname_of(rec);
     let mut base = vec![DEFAULT_PATH.to_string(), format!("HOSTNAME={hostname}")];
     if cfg.tty {
         base.push("TERM=xterm".into());
@@ -148,6 +155,15 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
             "tmpfs",
             "tmpfs",
             &["nosuid", "nodev", "mode=1777"],
+        ));
+    }
+    for name in crate::etc_files::FILES {
+        let src = crate::etc_files::path(input.container_dir, name);
+        mounts.push(mount(
+            &format!("/etc/{name}"),
+            "bind",
+            &src.to_string_lossy(),
+            &["rbind", "rprivate", "nosuid", "nodev"],
         ));
     }
     for v in &cfg.volumes {
