@@ -14,7 +14,7 @@ use super::create::wait_pidfd;
 use super::Container;
 use crate::error::{sys, Error, Result};
 use crate::namespaces::{self, Plan};
-use crate::process::init::{finalize, load_seccomp, Prepared};
+use crate::process::init::{become_namespace_root, finalize, load_seccomp, Prepared};
 use crate::state::Status;
 use crate::sync::{self, Msg};
 
@@ -175,18 +175,7 @@ fn exec_child(
     ch.expect(Msg::MapsWritten)?;
     berth_sys::ns::setns(init.as_fd(), own_ns).map_err(sys("join the container's namespaces"))?;
     if in_user_ns {
-        rustix::thread::set_thread_res_uid(
-            rustix::process::Uid::ROOT,
-            rustix::process::Uid::ROOT,
-            rustix::process::Uid::ROOT,
-        )
-        .map_err(|e| sys("setuid 0 in the user namespace")(e.into()))?;
-        rustix::thread::set_thread_res_gid(
-            rustix::process::Gid::ROOT,
-            rustix::process::Gid::ROOT,
-            rustix::process::Gid::ROOT,
-        )
-        .map_err(|e| sys("setgid 0 in the user namespace")(e.into()))?;
+        become_namespace_root()?;
     }
     if process.terminal().unwrap_or(false) {
         let master = crate::terminal::setup_pty()?;

@@ -81,19 +81,7 @@ fn init(ctx: &InitContext<'_>) -> Result<Error> {
     }
     let in_user_ns = ctx.plan.has(LinuxNamespaceType::User);
     if in_user_ns {
-        // Become root of the new user namespace (the maps are written now).
-        rustix::thread::set_thread_res_uid(
-            rustix::process::Uid::ROOT,
-            rustix::process::Uid::ROOT,
-            rustix::process::Uid::ROOT,
-        )
-        .map_err(|e| sys("setuid 0 in the user namespace")(e.into()))?;
-        rustix::thread::set_thread_res_gid(
-            rustix::process::Gid::ROOT,
-            rustix::process::Gid::ROOT,
-            rustix::process::Gid::ROOT,
-        )
-        .map_err(|e| sys("setgid 0 in the user namespace")(e.into()))?;
+        become_namespace_root()?;
     }
     if !ctx.no_new_keyring {
         berth_sys::ns::join_session_keyring(ctx.id).map_err(sys("join a new session keyring"))?;
@@ -158,6 +146,15 @@ fn init(ctx: &InitContext<'_>) -> Result<Error> {
     }
     load_seccomp(late, ctx.channel)?;
     Ok(prepared.exec())
+}
+
+/// Become root of the user namespace we are in (its maps are written by now).
+pub(crate) fn become_namespace_root() -> Result<()> {
+    use rustix::process::{Gid, Uid};
+    rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT)
+        .map_err(|e| sys("setuid 0 in the user namespace")(e.into()))?;
+    rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT)
+        .map_err(|e| sys("setgid 0 in the user namespace")(e.into()))
 }
 
 fn set_hostnames(spec: &Spec) -> Result<()> {
