@@ -1,5 +1,7 @@
 #!/bin/bash
-# The README's first command: set up the host, then run a busybox container with berth-runtime.
+# The README's first command: set up the host, then run a container with berth whose root
+# is the host's own tree (read-only lower layer + a private copy-on-write upper layer), with
+# its own /proc, /dev, /tmp, hostname and limits. Nothing is downloaded.
 #
 #   scripts/run-demo.sh [COMMAND...]     (default: a greeting from inside the container)
 set -euo pipefail
@@ -10,21 +12,11 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 
 bash "$ROOT/scripts/setup.sh"
 
-runtime=${BERTH_RUNTIME_BIN:-$TARGET/debug/berth-runtime}
-[ -x "$runtime" ] || { echo "run-demo: $runtime not built" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/berth-demo.XXXXXX)
-id=berth-demo-$$
-cleanup() {
-    "$runtime" --root "$work/state" delete -f "$id" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+berth=${BERTH_BIN:-$TARGET/debug/berth}
+[ -x "$berth" ] || { echo "run-demo: $berth not built" >&2; exit 1; }
 
 if [ $# -eq 0 ]; then
-    set -- sh -c 'echo "hello from $(hostname), pid $$ in its own namespace; /proc has $(ls /proc | grep -c "^[0-9]") processes"'
+    set -- sh -c 'echo "hello from $(hostname): pid $$ in its own namespaces, $(ls /proc | grep -c "^[0-9]") processes visible, memory limit $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || echo ?) bytes"; touch /etc/written-in-the-container && echo "wrote /etc/written-in-the-container (the host does not see it)"'
 fi
-bash "$ROOT/bench/make-bundle.sh" "$work/bundle" "/$id" "$@"
-sed -i 's/"hostname": "runc"/"hostname": "berth-demo"/' "$work/bundle/config.json"
-echo "run-demo: $runtime run --bundle $work/bundle $id" >&2
-"$runtime" --root "$work/state" run --bundle "$work/bundle" "$id"
+echo "run-demo: $berth run --rm --hostname berth-demo --memory 256m --pids-limit 100 -- $*" >&2
+exec "$berth" run --rm --hostname berth-demo --memory 256m --pids-limit 100 -- "$@"
