@@ -173,6 +173,27 @@ pub enum NetworkCommand {
     Rm {
         names: Vec<String>,
     },
+    /// A running container's firewall rules.
+    #[command(subcommand)]
+    Rule(RuleCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RuleCommand {
+    /// Append a rule: `allow|deny in|out [tcp|udp|icmp] [port N] [from|to CIDR]`.
+    Add {
+        container: String,
+        #[arg(required = true, allow_hyphen_values = true)]
+        rule: Vec<String>,
+    },
+    /// Remove a rule (the same words as it was added with).
+    Rm {
+        container: String,
+        #[arg(required = true, allow_hyphen_values = true)]
+        rule: Vec<String>,
+    },
+    /// The container's rules, in order.
+    Ls { container: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -270,6 +291,26 @@ pub struct CreateArgs {
     /// Publish a port: `[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]` (bridge networks).
     #[arg(short, long = "publish")]
     pub publish: Vec<String>,
+    /// A fixed address on the bridge network.
+    #[arg(long)]
+    pub ip: Option<String>,
+    #[arg(long)]
+    pub mac_address: Option<String>,
+    /// A resolver for the container's /etc/resolv.conf (repeatable; replaces the host's).
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// `NAME:ADDR`, a line of the container's /etc/hosts (repeatable).
+    #[arg(long)]
+    pub add_host: Vec<String>,
+    /// Cap on what the container sends: `500kbit`, `10mbit`, `1gbit`.
+    #[arg(long)]
+    pub net_egress: Option<String>,
+    /// Cap on what the container receives.
+    #[arg(long)]
+    pub net_ingress: Option<String>,
+    /// `allow|deny in|out [tcp|udp|icmp] [port N] [from|to CIDR]` (repeatable; first match wins).
+    #[arg(long)]
+    pub firewall: Vec<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// `[IMAGE] [COMMAND...]`; `-- COMMAND...` with no image: the host's tree.

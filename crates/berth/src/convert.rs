@@ -1,6 +1,7 @@
 //! Command-line flags to the manager's types.
 
 use anyhow::{bail, Context};
+use berth_manager::netflags;
 use berth_manager::units::parse_size;
 use berth_manager::{DeviceRate, Limits, NetworkMode, RunConfig, Volume};
 
@@ -92,6 +93,50 @@ pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConf
     if !publish.is_empty() && !matches!(network, NetworkMode::Bridge(_)) {
         bail!("-p needs a bridge network (--network default or a network's name)");
     }
+    let bridge = matches!(network, NetworkMode::Bridge(_));
+    let needs_bridge = |flag: &str, given: bool| -> anyhow::Result<()> {
+        if given && !bridge {
+            bail!("{flag} needs a bridge network (--network default or a network's name)");
+        }
+        Ok(())
+    };
+    needs_bridge("--ip", a.ip.is_some())?;
+    needs_bridge("--mac-address", a.mac_address.is_some())?;
+    needs_bridge("--net-egress", a.net_egress.is_some())?;
+    needs_bridge("--net-ingress", a.net_ingress.is_some())?;
+    needs_bridge("--firewall", !a.firewall.is_empty())?;
+    let ip =
+        a.ip.as_deref()
+            .map(|s| s.parse().with_context(|| format!("--ip {s:?}")))
+            .transpose()?;
+    let mac = a
+        .mac_address
+        .as_deref()
+        .map(|s| {
+            s.parse::<berth_net::MacAddr>()
+                .map_err(|e| anyhow::anyhow!("--mac-address {s:?}: {e}"))
+        })
+        .transpose()?;
+    let dns = a
+        .dns
+        .iter()
+        .map(|s| s.parse().with_context(|| format!("--dns {s:?}")))
+        .collect::<anyhow::Result<Vec<std::net::IpAddr>>>()?;
+    let extra_hosts = a
+        .add_host
+        .iter()
+        .map(|h| netflags::parse_host("--add-host", h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rate = |flag: &'static str, v: &Option<String>| -> anyhow::Result<Option<u64>> {
+        Ok(v.as_deref()
+            .map(|s| netflags::parse_rate(flag, s))
+            .transpose()?)
+    };
+    let firewall = a
+        .firewall
+        .iter()
+        .map(|r| netflags::parse_rule("--firewall", r))
+        .collect::<Result<Vec<_>, _>>()?;
     let (limits, disk) = limits(&a.limits)?;
     Ok(RunConfig {
         name: a.name.clone(),
@@ -115,6 +160,13 @@ pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConf
             Some(other) => bail!("--userns {other:?}: use host or private"),
         },
         publish,
+        ip,
+        mac,
+        dns,
+        extra_hosts,
+        net_egress_bps: rate("--net-egress", &a.net_egress)?,
+        net_ingress_bps: rate("--net-ingress", &a.net_ingress)?,
+        firewall,
         limits,
         disk,
     })

@@ -4,7 +4,7 @@ use anyhow::Context;
 use berth_manager::Manager;
 use berth_net::NetworkSpec;
 
-use crate::cli::NetworkCommand;
+use crate::cli::{NetworkCommand, RuleCommand};
 use crate::output::Table;
 
 pub fn run(m: &Manager, c: NetworkCommand) -> anyhow::Result<i32> {
@@ -58,6 +58,7 @@ pub fn run(m: &Manager, c: NetworkCommand) -> anyhow::Result<i32> {
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
+        NetworkCommand::Rule(r) => rule(m, r)?,
         NetworkCommand::Rm { names } => {
             return crate::containers::each(&names, |n| {
                 m.network_remove(n)?;
@@ -67,4 +68,24 @@ pub fn run(m: &Manager, c: NetworkCommand) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `berth network rule add|rm|ls CONTAINER [RULE...]`.
+fn rule(m: &Manager, c: RuleCommand) -> anyhow::Result<()> {
+    match c {
+        RuleCommand::Add { container, rule } => {
+            let r = berth_manager::netflags::parse_rule("rule", &rule.join(" "))?;
+            m.network_rule_add(&container, r)?;
+        }
+        RuleCommand::Rm { container, rule } => {
+            let r = berth_manager::netflags::parse_rule("rule", &rule.join(" "))?;
+            m.network_rule_remove(&container, &r)?;
+        }
+        RuleCommand::Ls { container } => {
+            for r in m.network_rules(&container)? {
+                println!("{r}");
+            }
+        }
+    }
+    Ok(())
 }

@@ -16,6 +16,10 @@ pub enum Error {
         id: String,
         source: serde_json::Error,
     },
+    #[error(
+        "container {0} is not attached to a bridge network (is it running with --network NAME?)"
+    )]
+    NotAttached(String),
     #[error("no such container: {0}")]
     NoSuchContainer(String),
     #[error("container name {name:?} is already in use by container {id}")]

@@ -32,7 +32,14 @@ fn write_in_place(path: &Path, data: &str) -> Result<()> {
     })
 }
 
-fn hosts(hostname: &str, addrs: &[IpAddr]) -> String {
+/// What the user adds to the generated files: `--dns` and `--add-host`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extras<'a> {
+    pub dns: &'a [IpAddr],
+    pub hosts: &'a [(String, IpAddr)],
+}
+
+fn hosts(hostname: &str, addrs: &[IpAddr], extra: &Extras) -> String {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
@@ -42,13 +49,24 @@ fn hosts(hostname: &str, addrs: &[IpAddr]) -> String {
     if addrs.is_empty() {
         s.push_str(&format!("127.0.1.1\t{hostname}\n"));
     }
+    for (name, a) in extra.hosts {
+        s.push_str(&format!("{a}\t{name}\n"));
+    }
     s
 }
 
 /// Write the three files for a container about to be created.
-pub fn write(container_dir: &Path, hostname: &str) -> Result<()> {
+pub fn write(container_dir: &Path, hostname: &str, extra: &Extras) -> Result<()> {
     write_in_place(&path(container_dir, "hostname"), &format!("{hostname}\n"))?;
-    write_in_place(&path(container_dir, "hosts"), &hosts(hostname, &[]))?;
+    write_in_place(&path(container_dir, "hosts"), &hosts(hostname, &[], extra))?;
+    if !extra.dns.is_empty() {
+        let resolv: String = extra
+            .dns
+            .iter()
+            .map(|a| format!("nameserver {a}\n"))
+            .collect();
+        return write_in_place(&path(container_dir, "resolv.conf"), &resolv);
+    }
     // The host's resolvers; a stub resolver on the host's loopback is unreachable from a
     // container's own network namespace, so such lines are left out.
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -64,6 +82,14 @@ pub fn write(container_dir: &Path, hostname: &str) -> Result<()> {
 }
 
 /// The container's addresses are known: name them in its /etc/hosts.
-pub fn set_addresses(container_dir: &Path, hostname: &str, addrs: &[IpAddr]) -> Result<()> {
-    write_in_place(&path(container_dir, "hosts"), &hosts(hostname, addrs))
+pub fn set_addresses(
+    container_dir: &Path,
+    hostname: &str,
+    addrs: &[IpAddr],
+    extra: &Extras,
+) -> Result<()> {
+    write_in_place(
+        &path(container_dir, "hosts"),
+        &hosts(hostname, addrs, extra),
+    )
 }

@@ -18,6 +18,7 @@ pub mod manager;
 pub mod monitor;
 pub mod mounts;
 pub mod names;
+pub mod netflags;
 pub mod network;
 pub mod ops;
 pub mod record;

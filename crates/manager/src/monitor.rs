@@ -213,7 +213,14 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
         (None, rootfs)
     };
     let bundle = m.layout.container(&rec.id);
-    crate::etc_files::write(&bundle, &crate::spec::hostname_of(rec))?;
+    crate::etc_files::write(
+        &bundle,
+        &crate::spec::hostname_of(rec),
+        &crate::etc_files::Extras {
+            dns: &rec.config.dns,
+            hosts: &rec.config.extra_hosts,
+        },
+    )?;
     let mut spec = crate::spec::build(&crate::spec::SpecInput {
         record: rec,
         image: &rec.image_defaults,

@@ -2,9 +2,11 @@
 //! bridge network (veth, address, published ports), attached before the container starts
 //! and detached when it stops.
 
-use berth_net::{AttachOptions, Network, NetworkInfo, NetworkSpec, NetworkStore, DEFAULT_NETWORK};
+use berth_net::{
+    AttachOptions, Network, NetworkInfo, NetworkSpec, NetworkStore, Rule, DEFAULT_NETWORK,
+};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::manager::Manager;
 use crate::record::{ContainerRecord, NetworkMode};
 
@@ -32,6 +34,37 @@ impl Manager {
         Ok(self.networks()?.remove(name)?)
     }
 
+    /// The container's endpoint on its bridge network; an error naming it when it has none.
+    fn attachment_of(&self, container: &str) -> Result<(NetworkStore, String)> {
+        let rec = self.lookup(container)?;
+        let store = self.networks()?;
+        if store.attachment(&rec.id)?.is_none() {
+            return Err(Error::NotAttached(container.to_string()));
+        }
+        Ok((store, rec.id))
+    }
+
+    /// `network rule add`: append a rule to a running container's firewall (live).
+    pub fn network_rule_add(&self, container: &str, rule: Rule) -> Result<()> {
+        let (store, id) = self.attachment_of(container)?;
+        Ok(store.add_rule(&id, rule)?)
+    }
+
+    /// `network rule rm`: remove a rule from a running container's firewall (live).
+    pub fn network_rule_remove(&self, container: &str, rule: &Rule) -> Result<()> {
+        let (store, id) = self.attachment_of(container)?;
+        Ok(store.remove_rule(&id, rule)?)
+    }
+
+    /// `network rule ls`: the container's rules, in order.
+    pub fn network_rules(&self, container: &str) -> Result<Vec<Rule>> {
+        let (store, id) = self.attachment_of(container)?;
+        Ok(store
+            .attachment(&id)?
+            .map(|a| a.firewall)
+            .unwrap_or_default())
+    }
+
     /// Attach the container (its init `pid`'s network namespace) to network `name`.
     pub(crate) fn attach_network(&self, rec: &ContainerRecord, name: &str, pid: i32) -> Result<()> {
         let store = self.networks()?;
@@ -41,8 +74,13 @@ impl Manager {
             name.to_string()
         };
         let opts = AttachOptions {
+            ip: rec.config.ip,
+            mac: rec.config.mac,
+            ifname: "eth0".into(),
             publish: rec.config.publish.clone(),
-            ..AttachOptions::default()
+            egress_bps: rec.config.net_egress_bps,
+            ingress_bps: rec.config.net_ingress_bps,
+            firewall: rec.config.firewall.clone(),
         };
         let netns = std::path::PathBuf::from(format!("/proc/{pid}/ns/net"));
         let att = store.attach(&network, &rec.id, &netns, &opts)?;
@@ -56,6 +94,10 @@ impl Manager {
             &self.layout.container(&rec.id),
             &crate::spec::hostname_of(rec),
             &addrs,
+            &crate::etc_files::Extras {
+                dns: &rec.config.dns,
+                hosts: &rec.config.extra_hosts,
+            },
         )
     }
 

@@ -81,6 +81,20 @@ pub struct RunConfig {
     pub userns_private: bool,
     /// `-p`: ports published through the network (bridge networks only).
     pub publish: Vec<berth_net::PortMapping>,
+    /// `--ip`: a fixed address on the (first) bridge network.
+    pub ip: Option<std::net::IpAddr>,
+    /// `--mac-address`.
+    pub mac: Option<berth_net::MacAddr>,
+    /// `--dns`: the container's resolvers (replacing the host's).
+    pub dns: Vec<std::net::IpAddr>,
+    /// `--add-host NAME:ADDR`: extra /etc/hosts lines.
+    pub extra_hosts: Vec<(String, std::net::IpAddr)>,
+    /// `--net-egress`: cap on what the container sends, bit/s.
+    pub net_egress_bps: Option<u64>,
+    /// `--net-ingress`: cap on what the container receives, bit/s.
+    pub net_ingress_bps: Option<u64>,
+    /// `--firewall`: the container's rules at attach time (first match wins).
+    pub firewall: Vec<berth_net::Rule>,
     pub limits: Limits,
     /// Disk quota of the writable layer, bytes.
     pub disk: Option<u64>,
