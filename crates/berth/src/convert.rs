@@ -125,18 +125,18 @@ pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConf
     let extra_hosts = a
         .add_host
         .iter()
-        .map(|h| netflags::parse_host("--add-host", h))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|h| Ok(netflags::parse_host("--add-host", h)?))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let rate = |flag: &'static str, v: &Option<String>| -> anyhow::Result<Option<u64>> {
-        Ok(v.as_deref()
-            .map(|s| netflags::parse_rate(flag, s))
-            .transpose()?)
+        v.as_deref()
+            .map(|s| anyhow::Ok(netflags::parse_rate(flag, s)?))
+            .transpose()
     };
     let firewall = a
         .firewall
         .iter()
-        .map(|r| netflags::parse_rule("--firewall", r))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|r| Ok(netflags::parse_rule("--firewall", r)?))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let (limits, disk) = limits(&a.limits)?;
     Ok(RunConfig {
         name: a.name.clone(),
