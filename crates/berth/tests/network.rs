@@ -93,3 +93,148 @@ fn containers_on_one_network_talk_and_ports_are_published() {
     env.ok(&["network", "rm", &net]);
     assert!(!std::path::Path::new(&format!("/sys/class/net/{bridge}")).exists());
 }
+
+/// The /24's prefix (`10.a.b.`) and the subnet itself.
+fn subnet_and_prefix() -> (String, String) {
+    let s = subnet();
+    let prefix = s.trim_end_matches("0/24").to_string();
+    (s, prefix)
+}
+
+#[test]
+fn ip_dns_and_add_host_reach_the_container() {
+    let env = Env::new("netflags");
+    let net = unique("n");
+    let (sub, prefix) = subnet_and_prefix();
+    env.ok(&["network", "create", "--subnet", &sub, &net]);
+    let ip = format!("{prefix}77");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c",
+        "--network",
+        &net,
+        "--ip",
+        &ip,
+        "--mac-address",
+        "02:42:ac:11:00:77",
+        "--dns",
+        "192.0.2.53",
+        "--dns",
+        "2001:db8::53",
+        "--add-host",
+        "db.internal:192.0.2.10",
+        "--",
+        "sleep",
+        "30",
+    ]);
+    let fib = env.ok(&["exec", "c", "cat", "/proc/net/fib_trie"]);
+    assert!(fib.contains(&ip), "{fib}");
+    let mac = env.ok(&["exec", "c", "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(mac.trim(), "02:42:ac:11:00:77");
+    let resolv = env.ok(&["exec", "c", "cat", "/etc/resolv.conf"]);
+    assert_eq!(resolv, "nameserver 192.0.2.53\nnameserver 2001:db8::53\n");
+    let hosts = env.ok(&["exec", "c", "cat", "/etc/hosts"]);
+    assert!(hosts.contains("192.0.2.10\tdb.internal\n"), "{hosts}");
+    assert!(hosts.contains(&format!("{ip}\t")), "{hosts}");
+}
+
+/// Can a fresh container on `net` fetch `http://ip:port/f`? (`timeout`, not wget's `-T`:
+/// Debian's busybox 1.35 wget segfaults with `-T`.)
+fn reaches(env: &Env, net: &str, ip: &str, port: u16) -> bool {
+    let url = format!("http://{ip}:{port}/f");
+    let r = env.run(&[
+        "run",
+        "--rm",
+        "--network",
+        net,
+        "--",
+        "timeout",
+        "2",
+        "busybox",
+        "wget",
+        "-qO-",
+        &url,
+    ]);
+    String::from_utf8_lossy(&r.stdout) == "fw\n"
+}
+
+#[test]
+fn firewall_flag_blocks_exactly_its_port_and_rules_change_live() {
+    let env = Env::new("netfw");
+    let net = unique("n");
+    let (sub, prefix) = subnet_and_prefix();
+    env.ok(&["network", "create", "--subnet", &sub, &net]);
+    let ip = format!("{prefix}50");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        &net,
+        "--ip",
+        &ip,
+        "--firewall",
+        "deny in tcp port 8080",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p /srv; echo fw > /srv/f; busybox httpd -p 8081 -h /srv; exec busybox httpd -f -p 8080 -h /srv",
+    ]);
+    // The open port answers (retried: httpd may still be starting).
+    let mut open = false;
+    for _ in 0..20 {
+        if reaches(&env, &net, &ip, 8081) {
+            open = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(open, "port 8081 is not denied");
+    assert!(!reaches(&env, &net, &ip, 8080), "port 8080 is denied");
+    assert_eq!(
+        env.ok(&["network", "rule", "ls", "srv"]),
+        "deny in tcp port 8080\n"
+    );
+    // Live: without the rule 8080 answers, with a new one 8081 does not.
+    env.ok(&[
+        "network", "rule", "rm", "srv", "deny", "in", "tcp", "port", "8080",
+    ]);
+    assert!(reaches(&env, &net, &ip, 8080), "rule removed live");
+    env.ok(&["network", "rule", "add", "srv", "deny in tcp port 8081"]);
+    assert!(!reaches(&env, &net, &ip, 8081), "rule added live");
+    assert!(reaches(&env, &net, &ip, 8080));
+}
+
+#[test]
+fn bad_network_flags_fail_with_125_and_leave_nothing() {
+    let env = Env::new("netbad");
+    let net = unique("n");
+    env.ok(&["network", "create", "--subnet", &subnet(), &net]);
+    for args in [
+        vec!["--firewall", "deny sideways"],
+        vec!["--net-egress", "fast"],
+        vec!["--net-ingress", "10mb"],
+        vec!["--add-host", "nocolon"],
+        vec!["--ip", "not-an-ip"],
+    ] {
+        let mut full = vec!["run", "--network", net.as_str()];
+        full.extend(args.iter().copied());
+        full.extend(["--", "true"]);
+        let r = env.run(&full);
+        assert_eq!(r.status.code(), Some(125), "{args:?}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(args[0]), "{args:?}: {err}");
+    }
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    let r = env.run(&["network", "rule", "ls", "nosuch"]);
+    assert_eq!(r.status.code(), Some(125));
+    let r = env.run(&["network", "rule", "add", "nosuch", "deny in"]);
+    assert_eq!(r.status.code(), Some(125));
+    let info: serde_json::Value =
+        serde_json::from_str(&env.ok(&["network", "inspect", &net])).unwrap();
+    assert_eq!(info[0]["endpoints"].as_array().unwrap().len(), 0);
+}
