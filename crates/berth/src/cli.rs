@@ -280,7 +280,8 @@ pub struct CreateArgs {
     #[arg(long)]
     pub init: bool,
     /// `none` (own namespace with lo, the default), `host`, or a berth network's name
-    /// (`default`: the default bridge network, created on first use).
+    /// (`default`: the default bridge network, created on first use), or `container:ID`
+    /// (share that running container's network namespace).
     #[arg(long, default_value = "none")]
     pub network: String,
     /// `private`: a user namespace with a private range of 65536 host ids (needs a root

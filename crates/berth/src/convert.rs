@@ -83,6 +83,13 @@ pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConf
     let network = match a.network.as_str() {
         "none" => NetworkMode::None,
         "host" => NetworkMode::Host,
+        other if other.starts_with("container:") => {
+            let target = &other["container:".len()..];
+            if target.is_empty() {
+                bail!("--network container:ID needs a container's name or id");
+            }
+            NetworkMode::Container(target.to_string())
+        }
         other => NetworkMode::Bridge(other.to_string()),
     };
     let publish = a

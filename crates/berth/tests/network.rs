@@ -238,3 +238,65 @@ fn bad_network_flags_fail_with_125_and_leave_nothing() {
         serde_json::from_str(&env.ok(&["network", "inspect", &net])).unwrap();
     assert_eq!(info[0]["endpoints"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn network_container_shares_the_namespace() {
+    let env = Env::new("netshare");
+    let net = unique("n");
+    let (sub, prefix) = subnet_and_prefix();
+    env.ok(&["network", "create", "--subnet", &sub, &net]);
+    let ip = format!("{prefix}60");
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        &net,
+        "--ip",
+        &ip,
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p /srv; echo shared > /srv/f; exec busybox httpd -f -p 127.0.0.1:8080 -h /srv",
+    ]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "side",
+        "--network",
+        "container:srv",
+        "--",
+        "sleep",
+        "30",
+    ]);
+    let ns = |c: &str| env.ok(&["exec", c, "readlink", "/proc/1/ns/net"]);
+    let srv_ns = ns("srv");
+    assert!(srv_ns.starts_with("net:["), "{srv_ns}");
+    assert_eq!(srv_ns, ns("side"));
+    let fib = env.ok(&["exec", "side", "cat", "/proc/net/fib_trie"]);
+    assert!(fib.contains(&ip), "{fib}");
+    // The server's loopback-only port, from the other container.
+    let mut got = String::new();
+    for _ in 0..20 {
+        let r = env.run(&[
+            "exec",
+            "side",
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://127.0.0.1:8080/f",
+        ]);
+        got = String::from_utf8_lossy(&r.stdout).into_owned();
+        if got == "shared\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(got, "shared\n");
+    // An unknown container: docker's 125, nothing made.
+    let r = env.run(&["run", "--network", "container:nosuch", "--", "true"]);
+    assert_eq!(r.status.code(), Some(125));
+    assert_eq!(env.ok(&["ps", "-aq"]).lines().count(), 2);
+}

@@ -81,7 +81,11 @@ impl Manager {
     }
 
     /// Make a container: record, writable layer (with its quota), nothing running yet.
-    pub fn create(&self, cfg: RunConfig) -> Result<ContainerRecord> {
+    pub fn create(&self, mut cfg: RunConfig) -> Result<ContainerRecord> {
+        // The container whose network is joined, by id (a later rename changes nothing).
+        if let crate::record::NetworkMode::Container(target) = &cfg.network {
+            cfg.network = crate::record::NetworkMode::Container(self.lookup(target)?.id);
+        }
         let (image_id, defaults, lower) = match &cfg.image {
             Some(reference) => {
                 let store = self.images()?;

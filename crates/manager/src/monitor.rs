@@ -233,8 +233,21 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
         None => berth_container::defaults::HardenOptions::without_user_namespace(),
     };
     berth_container::defaults::harden(&mut spec, &harden)?;
-    if rec.config.network == NetworkMode::Host {
-        crate::spec::drop_network_namespace(&mut spec);
+    match &rec.config.network {
+        NetworkMode::Host => crate::spec::drop_network_namespace(&mut spec),
+        NetworkMode::Container(target) => {
+            let t = m.lookup(target)?;
+            if t.state != State::Running || t.pid <= 0 {
+                return Err(Error::WrongState {
+                    id: t.id,
+                    state: t.state.to_string(),
+                    what: "its network namespace can only be joined while it runs",
+                });
+            }
+            let path = std::path::PathBuf::from(format!("/proc/{}/ns/net", t.pid));
+            crate::spec::join_network_namespace(&mut spec, &path);
+        }
+        NetworkMode::None | NetworkMode::Bridge(_) => {}
     }
     let config = bundle.join("config.json");
     let data = serde_json::to_vec_pretty(&spec).map_err(|source| Error::Serialize {
@@ -303,7 +316,10 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     };
     drop(console);
     let _ = std::fs::remove_file(&console_path);
-    if rec.config.network != NetworkMode::Host {
+    if matches!(
+        rec.config.network,
+        NetworkMode::None | NetworkMode::Bridge(_)
+    ) {
         crate::loopback::up_in(init_pid)?;
     }
     if let NetworkMode::Bridge(name) = &rec.config.network {

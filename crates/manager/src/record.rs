@@ -40,6 +40,9 @@ pub enum NetworkMode {
     /// A new network namespace attached to this berth network (crates/net: bridge, veth,
     /// IPAM, NAT, published ports).
     Bridge(String),
+    /// `--network container:ID`: the network namespace of that container's init (its
+    /// full id; it must be running when this one starts).
+    Container(String),
 }
 
 /// `-v host:ctr[:ro]`.

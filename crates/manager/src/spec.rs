@@ -215,6 +215,27 @@ pub fn drop_network_namespace(spec: &mut Spec) {
     spec.set_linux(Some(linux));
 }
 
+/// `--network container:ID`: join the network namespace at `path` instead of a new one.
+pub fn join_network_namespace(spec: &mut Spec, path: &Path) {
+    let Some(mut linux) = spec.linux().clone() else {
+        return;
+    };
+    let ns = linux
+        .namespaces()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut n| {
+            if n.typ() == LinuxNamespaceType::Network {
+                n.set_path(Some(path.to_path_buf()));
+            }
+            n
+        })
+        .collect();
+    linux.set_namespaces(Some(ns));
+    spec.set_linux(Some(linux));
+}
+
 fn mount(dest: &str, typ: &str, source: &str, opts: &[&str]) -> Mount {
     let mut m = Mount::default();
     m.set_destination(PathBuf::from(dest));

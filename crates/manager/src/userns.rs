@@ -20,9 +20,14 @@ impl Manager {
     }
 
     /// Whether the container runs in its own user namespace: with `--userns private`, and
-    /// not with `--network host` (sysfs can only be mounted by the owner of the netns).
+    /// not with `--network host` or `container:ID` (sysfs can only be mounted by the owner
+    /// of the netns).
     pub fn uses_userns(rec: &ContainerRecord) -> bool {
-        rec.config.userns_private && rec.config.network != NetworkMode::Host
+        rec.config.userns_private
+            && matches!(
+                rec.config.network,
+                NetworkMode::None | NetworkMode::Bridge(_)
+            )
     }
 
     /// Mount `merged` idmapped to the container's id range at `<container>/rootfs`; the
