@@ -230,6 +230,11 @@ fn bad_network_flags_fail_with_125_and_leave_nothing() {
         assert!(err.contains(args[0]), "{args:?}: {err}");
     }
     assert_eq!(env.ok(&["ps", "-aq"]), "");
+    // An address outside the subnet: refused at start, said once, no endpoint left.
+    let r = env.run(&["run", "--network", &net, "--ip", "192.0.2.1", "--", "true"]);
+    assert_eq!(r.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(err.matches("192.0.2.1").count(), 1, "{err}");
     let r = env.run(&["network", "rule", "ls", "nosuch"]);
     assert_eq!(r.status.code(), Some(125));
     let r = env.run(&["network", "rule", "add", "nosuch", "deny in"]);

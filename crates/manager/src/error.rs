@@ -82,7 +82,9 @@ pub enum Error {
     Runtime(#[from] berth_container::Error),
     #[error("storage: {0}")]
     Storage(#[from] berth_storage::Error),
-    #[error("network: {0}")]
+    /// Transparent: the net crate's messages name the network or address already, and a
+    /// prefix with `#[from]` would print the message twice in an `{:#}` chain.
+    #[error(transparent)]
     Net(#[from] berth_net::Error),
     #[error("image: {0}")]
     Image(#[from] berth_image::Error),
