@@ -305,3 +305,43 @@ fn network_container_shares_the_namespace() {
     assert_eq!(r.status.code(), Some(125));
     assert_eq!(env.ok(&["ps", "-aq"]).lines().count(), 2);
 }
+
+#[test]
+fn bandwidth_caps_become_tc_qdiscs() {
+    let env = Env::new("netcap");
+    let net = unique("n");
+    env.ok(&["network", "create", "--subnet", &subnet(), &net]);
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c",
+        "--network",
+        &net,
+        "--net-egress",
+        "10mbit",
+        "--net-ingress",
+        "500kbit",
+        "--",
+        "sleep",
+        "30",
+    ]);
+    let info: serde_json::Value =
+        serde_json::from_str(&env.ok(&["network", "inspect", &net])).unwrap();
+    let ep = &info[0]["endpoints"][0];
+    assert_eq!(ep["egress_bps"], 10_000_000);
+    assert_eq!(ep["ingress_bps"], 500_000);
+    let qdisc = |dev: &str| {
+        let out = std::process::Command::new("tc")
+            .args(["qdisc", "show", "dev", dev])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let veth = ep["host_veth"].as_str().unwrap();
+    let ifb = ep["ifb"].as_str().unwrap();
+    let v = qdisc(veth);
+    assert!(v.contains("tbf") && v.contains("rate 500Kbit"), "{v}");
+    let i = qdisc(ifb);
+    assert!(i.contains("tbf") && i.contains("rate 10Mbit"), "{i}");
+}
