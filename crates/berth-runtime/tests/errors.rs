@@ -275,3 +275,15 @@ fn systemd_cgroup_is_a_clear_error() {
         "systemd",
     );
 }
+
+#[test]
+fn program_that_cannot_be_executed() {
+    let rt = Runtime::new();
+    let b = Bundle::busybox(&["/etc/passwd"]);
+    assert_clean_failure(
+        &rt,
+        &b,
+        &["run", "--bundle", path(b.path()), b.id()],
+        "ermission denied",
+    );
+}

@@ -71,8 +71,11 @@ fn exit_codes_are_dockers() {
             .code(),
         Some(127)
     );
-    // TODO(container): a command that exists but cannot be executed should give 126; the
-    // runtime's init exits 1 when its execve fails after start, so that is not tested yet.
+    // A command that exists but cannot be executed.
+    assert_eq!(
+        env.run(&["run", "--rm", "--", "/etc/passwd"]).status.code(),
+        Some(126)
+    );
     assert_eq!(
         env.run(&["rm", "berth-test-missing"]).status.code(),
         Some(125)

@@ -290,14 +290,21 @@ impl Prepared {
 
 /// Find `arg0` like execvp, in the container's PATH.
 fn lookup(arg0: &str, env: &[String], cwd: &Path) -> Result<String> {
+    use std::os::unix::fs::PermissionsExt;
     if arg0.contains('/') {
         let p = if arg0.starts_with('/') {
             PathBuf::from(arg0)
         } else {
             cwd.join(arg0)
         };
+        // Checked now, while the runtime still listens: a program that exists but cannot be
+        // executed must fail `create` (docker's 126), not the container after `start`.
         return match std::fs::metadata(&p) {
-            Ok(_) => Ok(arg0.to_string()),
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(arg0.to_string()),
+            Ok(_) => Err(Error::Exec(format!(
+                "exec {arg0:?}: {}",
+                std::io::Error::from_raw_os_error(libc::EACCES)
+            ))),
             Err(e) => Err(Error::Exec(format!("exec {arg0:?}: {e}"))),
         };
     }
@@ -305,7 +312,6 @@ fn lookup(arg0: &str, env: &[String], cwd: &Path) -> Result<String> {
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    use std::os::unix::fs::PermissionsExt;
     for dir in path_var.split(':').filter(|d| !d.is_empty()) {
         let cand = Path::new(dir).join(arg0);
         if let Ok(m) = std::fs::metadata(&cand) {
