@@ -54,7 +54,7 @@ pub(crate) fn destroy(c: Container) -> Result<()> {
     }
     if let Ok(spec) = c.spec() {
         if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
-            let state = c.hook_state(&spec, Status::Stopped);
+            let state = c.hook_state(Status::Stopped);
             if let Err(e) = crate::hooks::run("poststop", Some(h), &state) {
                 eprintln!("warning: {e}");
             }

@@ -128,7 +128,7 @@ impl Container {
         }
     }
 
-    fn hook_state(&self, spec: &Spec, status: Status) -> Vec<u8> {
+    fn hook_state(&self, status: Status) -> Vec<u8> {
         let st = OciState {
             oci_version: OCI_VERSION,
             id: &self.saved.id,
@@ -137,7 +137,6 @@ impl Container {
             bundle: &self.saved.bundle,
             annotations: &self.saved.annotations,
         };
-        let _ = spec;
         serde_json::to_vec(&st).unwrap_or_default()
     }
 }

@@ -78,7 +78,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
 pub(crate) fn poststart(c: &Container) -> Result<()> {
     let spec = c.spec()?;
     if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
-        let state = c.hook_state(&spec, Status::Running);
+        let state = c.hook_state(Status::Running);
         if let Err(e) = crate::hooks::run("poststart", Some(h), &state) {
             eprintln!("warning: {e}");
         }
