@@ -186,14 +186,25 @@ fn hooks_get_state_on_stdin_in_order() {
     let hooks = oci_spec::runtime::HooksBuilder::default()
         .prestart(vec![mk("prestart")])
         .create_runtime(vec![mk("createRuntime")])
+        .start_container(vec![oci_spec::runtime::HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec![
+                "sh".to_string(),
+                "-c".to_string(),
+                "read -r s; echo START-HOOK-IN-CONTAINER $(hostname)".to_string(),
+            ])
+            .build()
+            .unwrap()])
         .poststart(vec![mk("poststart")])
         .poststop(vec![mk("poststop")])
         .build()
         .unwrap();
     b.spec_mut().set_hooks(Some(hooks));
     b.write().unwrap();
-    let (code, _, err) = rt.run(&b);
+    let (code, out, err) = rt.run(&b);
     assert_eq!(code, 0, "{err}");
+    // startContainer ran inside the container (its hostname), after start.
+    assert!(out.contains("START-HOOK-IN-CONTAINER"), "{out}");
     let text = std::fs::read_to_string(&log).unwrap();
     let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(

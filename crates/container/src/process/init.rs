@@ -144,6 +144,11 @@ fn init(ctx: &InitContext<'_>) -> Result<Error> {
             ctx.channel.expect(Msg::Start)?;
         }
     }
+    // startContainer: after `start`, in the container, before the user's program.
+    if let Some(h) = hooks.and_then(|h| h.start_container().as_ref()) {
+        let state = crate::lifecycle::hook_state(ctx.id, ctx.bundle, ctx.spec, Some(1));
+        crate::hooks::run("startContainer", Some(h), &state)?;
+    }
     load_seccomp(late, ctx.channel)?;
     Ok(prepared.exec())
 }
