@@ -186,6 +186,7 @@ fn hooks_get_state_on_stdin_in_order() {
     let hooks = oci_spec::runtime::HooksBuilder::default()
         .prestart(vec![mk("prestart")])
         .create_runtime(vec![mk("createRuntime")])
+        .create_container(vec![mk("createContainer")])
         .start_container(vec![oci_spec::runtime::HookBuilder::default()
             .path("/bin/sh")
             .args(vec![
@@ -209,13 +210,25 @@ fn hooks_get_state_on_stdin_in_order() {
     let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(
         names,
-        vec!["prestart", "createRuntime", "poststart", "poststop"]
+        vec![
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ]
     );
     for line in text.lines() {
         let json = line.split_once(' ').unwrap().1;
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
         assert_eq!(v["id"], b.id());
         assert!(v["ociVersion"].is_string());
+        // Every hook gets the init's pid as the host sees it.
+        let pid = v["pid"].as_i64().unwrap_or(0);
+        assert!(
+            pid > 1 || v["status"] == "stopped",
+            "hook state pid: {line}"
+        );
     }
 }
 

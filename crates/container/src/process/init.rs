@@ -105,8 +105,16 @@ fn init(ctx: &InitContext<'_>) -> Result<Error> {
     ctx.channel.send(&Msg::RunHooks)?;
     ctx.channel.expect(Msg::HooksDone)?;
     let hooks = ctx.spec.hooks().as_ref();
+    // Hooks are given our pid as the host sees it. Before pivot_root, /proc is still the
+    // host's procfs (of the host's pid namespace), where /proc/self names exactly that.
+    let in_container_hooks =
+        hooks.is_some_and(|h| h.create_container().is_some() || h.start_container().is_some());
+    let host_pid: Option<i32> = in_container_hooks
+        .then(|| std::fs::read_link("/proc/self").ok())
+        .flatten()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()));
     if let Some(h) = hooks.and_then(|h| h.create_container().as_ref()) {
-        let state = crate::lifecycle::hook_state(ctx.id, ctx.bundle, ctx.spec, Some(0));
+        let state = crate::lifecycle::hook_state(ctx.id, ctx.bundle, ctx.spec, host_pid);
         crate::hooks::run("createContainer", Some(h), &state)?;
     }
 
@@ -146,7 +154,7 @@ fn init(ctx: &InitContext<'_>) -> Result<Error> {
     }
     // startContainer: after `start`, in the container, before the user's program.
     if let Some(h) = hooks.and_then(|h| h.start_container().as_ref()) {
-        let state = crate::lifecycle::hook_state(ctx.id, ctx.bundle, ctx.spec, Some(1));
+        let state = crate::lifecycle::hook_state(ctx.id, ctx.bundle, ctx.spec, host_pid);
         crate::hooks::run("startContainer", Some(h), &state)?;
     }
     load_seccomp(late, ctx.channel)?;
