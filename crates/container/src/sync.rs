@@ -8,7 +8,7 @@
 //! user-notification fd, `Pty` a console master, to the parent.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
@@ -128,8 +128,7 @@ impl Channel {
                         for c in cmsgs {
                             if let ControlMessageOwned::ScmRights(fds) = c {
                                 for f in fds {
-                                    // SAFETY: SCM_RIGHTS handed us a new descriptor we own.
-                                    let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                                    let owned = berth_sys::ns::adopt_received_fd(f);
                                     if fd.is_none() {
                                         fd = Some(owned);
                                     }

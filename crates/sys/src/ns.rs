@@ -223,3 +223,10 @@ pub fn join_session_keyring(name: &str) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Take ownership of a descriptor the kernel just installed in this process through an
+/// `SCM_RIGHTS` message (it belongs to nobody else yet).
+pub fn adopt_received_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: a descriptor delivered by SCM_RIGHTS is new in our table and owned by no one.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
