@@ -21,9 +21,11 @@ count() { { grep -oE "[0-9]+ ($1)" || true; } | awk '{ s += $1 } END { print s +
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
     # Two passes: everything that may share the machine, in parallel; then the tests that
-    # measure time or throughput (`serial_*`), one at a time with nothing else running.
-    cargo nextest run --no-fail-fast "${args[@]}" -E 'not test(/serial_/)' 2>&1 | tee "$log" || status=$?
-    cargo nextest run --no-fail-fast "${args[@]}" -E 'test(/serial_/)' --test-threads 1 2>&1 | tee -a "$log" || status=$?
+    # measure time or throughput (`serial_*`) and the qemu guests (software emulation starved
+    # of CPU stalls the guest kernel), one at a time with nothing else running.
+    alone='test(/serial_/) | binary(/vm/)'
+    cargo nextest run --no-fail-fast "${args[@]}" -E "not ($alone)" 2>&1 | tee "$log" || status=$?
+    cargo nextest run --no-fail-fast "${args[@]}" -E "$alone" --test-threads 1 2>&1 | tee -a "$log" || status=$?
     summaries=$({ grep -E '^ *Summary \[' "$log" || true; })
     passed=$(count passed <<<"$summaries")
     failed=$(count 'failed|timed out' <<<"$summaries")

@@ -159,7 +159,7 @@ impl CgroupV2Suite {
         // ~25 s when all goes well; a hanging runtime costs each check at most 50 s (the
         // payload bounds every runtime call), so the whole suite still ends with a report.
         let mut guest = Guest::new()
-            .timeout(std::time::Duration::from_secs(280))
+            .timeout(std::time::Duration::from_secs(140))
             .binary(runtime, GUEST_RUNTIME)
             .file(rootfs.path(), "/rootfs")
             .script(&format!("RUNTIME={GUEST_RUNTIME}\n{PAYLOAD}"));

@@ -123,7 +123,8 @@ impl Guest {
     }
 
     /// Pack the initramfs, boot, and wait for the payload's exit marker. Boots once more if
-    /// the guest printed nothing at all within 90 s (a rare hang under TCG).
+    /// the guest printed nothing at all within 90 s, or did not finish in time (rare hangs
+    /// under TCG).
     pub fn run(&self) -> Result<GuestOutput, VmError> {
         let kernel = GuestKernel::prepared()?;
         let work = tempfile::Builder::new()
@@ -141,12 +142,18 @@ impl Guest {
             silence: SILENCE.min(self.timeout),
             timeout: self.timeout,
         };
-        for _ in 0..2 {
-            if let Boot::Exited { status, console } = boot(&params)? {
-                return Ok(GuestOutput { status, console });
+        // A guest that hung (silent, or stalled past its timeout: RCU stalls were seen under
+        // TCG on a busy host) is booted once more; a second failure is reported.
+        let mut last = VmError::Silent(params.silence);
+        for attempt in 0..2 {
+            match boot(&params) {
+                Ok(Boot::Exited { status, console }) => return Ok(GuestOutput { status, console }),
+                Ok(Boot::Silent) => last = VmError::Silent(params.silence),
+                Err(e @ VmError::Timeout { .. }) if attempt == 0 => last = e,
+                Err(e) => return Err(e),
             }
         }
-        Err(VmError::Silent(params.silence))
+        Err(last)
     }
 
     fn pack(&self, kernel: &GuestKernel, marker: &str, path: &Path) -> Result<(), VmError> {
