@@ -224,19 +224,7 @@ fn device_rules_deny_and_allow() {
             "-c",
             "head -c 512 /dev/blk | wc -c; echo null >/dev/null && echo null-ok",
         ]);
-        let dev = LinuxDeviceBuilder::default()
-            .path("/dev/blk")
-            .typ(LinuxDeviceType::B)
-            .major(major)
-            .minor(minor)
-            .file_mode(0o660u32)
-            .build()
-            .unwrap();
-        b.spec_mut()
-            .linux_mut()
-            .as_mut()
-            .unwrap()
-            .set_devices(Some(vec![dev]));
+        lo.add_node(&mut b);
         let mut rules = vec![LinuxDeviceCgroupBuilder::default()
             .allow(false)
             .access("rwm")
@@ -304,6 +292,24 @@ impl Loop {
 }
 
 impl Loop {
+    /// The loop device as the container's `/dev/blk` (a config device node).
+    fn add_node(&self, b: &mut Bundle) {
+        let (major, minor) = self.numbers();
+        let dev = LinuxDeviceBuilder::default()
+            .path("/dev/blk")
+            .typ(LinuxDeviceType::B)
+            .major(major)
+            .minor(minor)
+            .file_mode(0o660u32)
+            .build()
+            .unwrap();
+        b.spec_mut()
+            .linux_mut()
+            .as_mut()
+            .unwrap()
+            .set_devices(Some(vec![dev]));
+    }
+
     fn numbers(&self) -> (i64, i64) {
         use std::os::unix::fs::MetadataExt;
         let rdev = std::fs::metadata(&self.dev).unwrap().rdev();
@@ -328,19 +334,7 @@ fn serial_blkio_write_bps_throttle() {
         "-c",
         "time dd if=/dev/zero of=/dev/blk bs=64k count=48 oflag=direct 2>&1",
     ]);
-    let dev = LinuxDeviceBuilder::default()
-        .path("/dev/blk")
-        .typ(LinuxDeviceType::B)
-        .major(major)
-        .minor(minor)
-        .file_mode(0o660u32)
-        .build()
-        .unwrap();
-    b.spec_mut()
-        .linux_mut()
-        .as_mut()
-        .unwrap()
-        .set_devices(Some(vec![dev]));
+    lo.add_node(&mut b);
     let throttle = LinuxThrottleDeviceBuilder::default()
         .major(major)
         .minor(minor)

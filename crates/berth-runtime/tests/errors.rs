@@ -116,21 +116,21 @@ fn invalid_container_id() {
     assert!(!rt.root.join("..").join("escape").exists());
 }
 
+/// A hook running `/bin/sh -c script`.
+fn sh_hook(script: &str) -> oci_spec::runtime::Hook {
+    oci_spec::runtime::HookBuilder::default()
+        .path("/bin/sh")
+        .args(vec!["sh".to_string(), "-c".to_string(), script.to_string()])
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn failing_prestart_hook_cleans_up() {
     let rt = Runtime::new();
     let mut b = Bundle::busybox(&["sleep", "100"]);
-    let hook = oci_spec::runtime::HookBuilder::default()
-        .path("/bin/sh")
-        .args(vec![
-            "sh".to_string(),
-            "-c".to_string(),
-            "exit 3".to_string(),
-        ])
-        .build()
-        .unwrap();
     let hooks = oci_spec::runtime::HooksBuilder::default()
-        .create_runtime(vec![hook])
+        .create_runtime(vec![sh_hook("exit 3")])
         .build()
         .unwrap();
     b.spec_mut().set_hooks(Some(hooks));
@@ -147,12 +147,8 @@ fn failing_prestart_hook_cleans_up() {
 fn hook_timeout_cleans_up() {
     let rt = Runtime::new();
     let mut b = Bundle::busybox(&["sleep", "100"]);
-    let hook = oci_spec::runtime::HookBuilder::default()
-        .path("/bin/sleep")
-        .args(vec!["sleep".to_string(), "30".to_string()])
-        .timeout(1i64)
-        .build()
-        .unwrap();
+    let mut hook = sh_hook("sleep 30");
+    hook.set_timeout(Some(1));
     let hooks = oci_spec::runtime::HooksBuilder::default()
         .prestart(vec![hook])
         .build()
@@ -173,29 +169,18 @@ fn hooks_get_state_on_stdin_in_order() {
     let mut b = Bundle::busybox(&["true"]);
     let log = b.path().join("hooks.log");
     let mk = |name: &str| {
-        oci_spec::runtime::HookBuilder::default()
-            .path("/bin/sh")
-            .args(vec![
-                "sh".to_string(),
-                "-c".to_string(),
-                format!("read -r s; echo \"{name} $s\" >> {}", log.display()),
-            ])
-            .build()
-            .unwrap()
+        sh_hook(&format!(
+            "read -r s; echo \"{name} $s\" >> {}",
+            log.display()
+        ))
     };
     let hooks = oci_spec::runtime::HooksBuilder::default()
         .prestart(vec![mk("prestart")])
         .create_runtime(vec![mk("createRuntime")])
         .create_container(vec![mk("createContainer")])
-        .start_container(vec![oci_spec::runtime::HookBuilder::default()
-            .path("/bin/sh")
-            .args(vec![
-                "sh".to_string(),
-                "-c".to_string(),
-                "read -r s; echo START-HOOK-IN-CONTAINER $(hostname)".to_string(),
-            ])
-            .build()
-            .unwrap()])
+        .start_container(vec![sh_hook(
+            "read -r s; echo START-HOOK-IN-CONTAINER $(hostname)",
+        )])
         .poststart(vec![mk("poststart")])
         .poststop(vec![mk("poststop")])
         .build()
