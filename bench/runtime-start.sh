@@ -3,7 +3,7 @@
 #
 #   bench/runtime-start.sh [RUNS] [SEQ]      (defaults 30 and 50; run as root)
 #
-# Builds release berth-runtime and the measuring tool (bench/startbench), prepares one busybox
+# Builds release berth-runtime (scripts/build-release.sh: static-pie) and the measuring tool (bench/startbench), prepares one busybox
 # bundle (process /bin/true, runc's default spec, no terminal), then runs every runtime's full
 # `run` lifecycle RUNS times, alternating runtimes, and SEQ containers back to back. Prints
 # medians with ratios against crun and writes bench/results/<UTC date>.md.
@@ -24,8 +24,7 @@ if [ "${BERTH_BENCH_SKIP_BERTH:-0}" != 1 ]; then
     if [ -n "${BERTH_RUNTIME_BIN:-}" ]; then
         berth=$BERTH_RUNTIME_BIN
     else
-        (cd "$ROOT" && cargo build --release -p berth-runtime)
-        berth=$TARGET/release/berth-runtime
+        berth=$(bash "$ROOT/scripts/build-release.sh" | head -n 1)
     fi
     runtimes+=(--runtime "berth=$berth")
 fi

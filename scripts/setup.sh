@@ -3,7 +3,7 @@
 #   1. install every package named in scripts/packages/*.list that is missing (never upgrades
 #      what is installed; refuses a change of the host's libc);
 #   2. check the Rust toolchain and build the workspace (debug; BERTH_SETUP_RELEASE=1 adds
-#      --release for the benchmark);
+#      the release binaries of scripts/build-release.sh);
 #   3. prepare the cgroup v2 guest kernel once per machine (vm/prepare.sh).
 # Environment: BERTH_SETUP_SKIP_BUILD=1 skips step 2; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
@@ -60,8 +60,8 @@ if [ "${BERTH_SETUP_SKIP_BUILD:-0}" != 1 ]; then
     log "cargo build --workspace"
     (cd "$ROOT" && cargo build --workspace)
     if [ "${BERTH_SETUP_RELEASE:-0}" = 1 ]; then
-        log "cargo build --workspace --release"
-        (cd "$ROOT" && cargo build --workspace --release)
+        log "release build (scripts/build-release.sh)"
+        bash "$ROOT/scripts/build-release.sh" >/dev/null
     fi
 fi
 

@@ -26,6 +26,13 @@ if cargo nextest --version >/dev/null 2>&1; then
     alone='test(/serial_/) | binary(/vm/)'
     cargo nextest run --no-fail-fast "${args[@]}" -E "not ($alone)" 2>&1 | tee "$log" || status=$?
     cargo nextest run --no-fail-fast "${args[@]}" -E "$alone" --test-threads 1 2>&1 | tee -a "$log" || status=$?
+    if [ $# -eq 0 ]; then
+        # The runtime as installed and benchmarked is the static release build
+        # (scripts/build-release.sh); its lifecycle, error and escape tests run again on it.
+        runtime=$(bash scripts/build-release.sh runtime)
+        BERTH_RUNTIME_BIN=$runtime cargo nextest run --no-fail-fast -p berth-runtime \
+            --test lifecycle --test errors --test escape -E "not ($alone)" 2>&1 | tee -a "$log" || status=$?
+    fi
     summaries=$({ grep -E '^ *Summary \[' "$log" || true; })
     passed=$(count passed <<<"$summaries")
     failed=$(count 'failed|timed out' <<<"$summaries")

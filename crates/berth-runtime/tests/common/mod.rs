@@ -19,7 +19,11 @@ impl Runtime {
         let root = std::env::temp_dir().join(unique("berth-test-root"));
         Runtime {
             root,
-            bin: PathBuf::from(env!("CARGO_BIN_EXE_berth-runtime")),
+            // BERTH_RUNTIME_BIN: the same tests against another build of the binary (CI runs
+            // them again on the static release build, scripts/test.sh).
+            bin: std::env::var_os("BERTH_RUNTIME_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth-runtime"))),
         }
     }
 
