@@ -108,6 +108,13 @@ pub(crate) fn mkdir_all(path: &Path) -> Result<Vec<PathBuf>, Error> {
 /// Removes a cgroup directory and any child cgroups below it. Missing is success; EBUSY
 /// (processes still exiting) is retried for a short while, as runc does.
 pub(crate) fn remove_cgroup_dir(path: &Path) -> Result<(), Error> {
+    // The common case, a container's cgroup without children, is one rmdir; the directory
+    // is listed for child cgroups only when the kernel says it is not empty (EBUSY).
+    match fs::remove_dir(path) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     let entries = match fs::read_dir(path) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),

@@ -20,7 +20,6 @@ use crate::error::{Error, Result};
 pub const STATE_FILE: &str = "state.json";
 pub const CONFIG_FILE: &str = "config.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
-const LOCK_FILE: &str = "lock";
 
 /// The status runc reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,25 +242,20 @@ impl StateDir {
     }
 }
 
+/// Lock the state directory itself (flock works on a directory's descriptor): no lock file
+/// to create, and the lock goes away with the directory.
 fn lock(dir: &Path) -> Result<File> {
-    let path = dir.join(LOCK_FILE);
+    let fail = |source| Error::Lock {
+        path: dir.to_path_buf(),
+        source,
+    };
     let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|source| Error::Lock {
-            path: path.clone(),
-            source,
-        })?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(|e| {
-        Error::Lock {
-            path: path.clone(),
-            source: e.into(),
-        }
-    })?;
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_DIRECTORY)
+        .open(dir)
+        .map_err(fail)?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| fail(e.into()))?;
     Ok(file)
 }
 

@@ -192,31 +192,33 @@ pub fn create_in_root(
     let mut parts = clamp_in_root(path);
     let mut followed = 0;
     'restart: loop {
+        if parts.is_empty() {
+            return open_in_root(root, Path::new("."), OFlags::PATH | OFlags::DIRECTORY);
+        }
         match open_in_root(root, &join(&parts), OFlags::PATH) {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             other => return other,
         }
-        // Find the longest existing prefix; `cur` is its descriptor.
-        let mut cur = open_in_root(root, Path::new("."), OFlags::PATH | OFlags::DIRECTORY)?;
-        let mut i = 0;
-        while i < parts.len() {
-            match open_in_root(root, &join(&parts[..=i]), OFlags::PATH) {
-                Ok(fd) => {
-                    cur = fd;
-                    i += 1;
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
+        // Find the longest existing prefix, from the end: usually only the last component
+        // is missing, and one open finds its parent (a prefix of a missing path is missing
+        // too, so the first prefix that opens is the longest). `cur` is its descriptor and
+        // parts[i] the first missing component. A component created concurrently meets
+        // EEXIST below and is opened like an existing one.
+        let mut i = parts.len();
+        let mut cur = loop {
+            if i == 0 {
+                break open_in_root(root, Path::new("."), OFlags::PATH | OFlags::DIRECTORY)?;
+            }
+            i -= 1;
+            if i == 0 {
+                continue;
+            }
+            match open_in_root(root, &join(&parts[..i]), OFlags::PATH) {
+                Ok(fd) => break fd,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
                 Err(e) => return Err(e),
             }
-        }
-        if i == parts.len() {
-            // Created concurrently: the fast path at the top will open it.
-            followed += 1;
-            if followed > MAX_SYMLINKS {
-                return Err(io::Error::from_raw_os_error(libc::ELOOP));
-            }
-            continue 'restart;
-        }
+        };
         // parts[i] is missing, or is a dangling symlink: follow it inside the root.
         if let Some(target) = read_link(cur.as_fd(), &parts[i])? {
             followed += 1;

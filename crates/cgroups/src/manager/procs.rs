@@ -84,6 +84,13 @@ impl Manager {
                 }
             }
         }
+        // An empty cgroup has no one to signal and none can fork into it: skip the freeze.
+        // (Freezing is not free: the first frozen cgroup switches a kernel static key, which
+        // patches code on every CPU; it was the costliest step of deleting an exited
+        // container.)
+        if self.pids()?.is_empty() {
+            return Ok(());
+        }
         // A paused container stays paused for ordinary signals; SIGKILL needs the thaw to
         // take effect on v1.
         let was_frozen = self.is_frozen().unwrap_or(false);
