@@ -142,11 +142,47 @@ fn seccomp_errno_is_what_the_process_sees() {
         .as_mut()
         .unwrap()
         .set_seccomp(Some(seccomp));
-    let out = run_sh(&rt, &mut b, "mkdir /dev/shm/d 2>&1; echo rc=$?; touch /dev/shm/f && echo touch-ok; grep Seccomp: /proc/self/status");
-    assert!(out.contains("Operation not permitted"), "{out}");
-    assert!(out.contains("rc=1"));
-    assert!(out.contains("touch-ok"));
-    assert!(out.contains("Seccomp:\t2"), "{out}");
+    // Three runs: the first compiles the profile and stores it in the state root's cache,
+    // the second loads it from there (the entry is not rewritten), the third finds the
+    // entry corrupted and compiles again. Each must enforce the profile.
+    let cache = rt.root.join("~seccomp-cache");
+    let entry = || {
+        let files: Vec<_> = std::fs::read_dir(&cache)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert_eq!(files.len(), 1, "one cache entry: {files:?}");
+        let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&files[0]).unwrap());
+        (files[0].clone(), ino)
+    };
+    let mut inodes = Vec::new();
+    for round in 0..3 {
+        let out = run_sh(&rt, &mut b, "mkdir /dev/shm/d 2>&1; echo rc=$?; touch /dev/shm/f && echo touch-ok; grep Seccomp: /proc/self/status");
+        assert!(
+            out.contains("Operation not permitted"),
+            "round {round}: {out}"
+        );
+        assert!(out.contains("rc=1"));
+        assert!(out.contains("touch-ok"));
+        assert!(out.contains("Seccomp:\t2"), "{out}");
+        let (path, ino) = entry();
+        inodes.push(ino);
+        if round == 1 {
+            std::fs::write(&path, b"BERTHSC1 not a program").unwrap();
+        }
+    }
+    assert_eq!(
+        inodes[0], inodes[1],
+        "the second run used the cached program"
+    );
+    assert_ne!(
+        inodes[1], inodes[2],
+        "a corrupt entry is compiled again and replaced"
+    );
+    let list = rt.out(&["list", "-q"]);
+    assert!(
+        !String::from_utf8_lossy(&list.stdout).contains("seccomp"),
+        "the cache is no container"
+    );
 }
 
 #[test]

@@ -242,6 +242,12 @@ impl StateDir {
     }
 }
 
+/// The cache of compiled seccomp programs under a state root (security::seccomp::cache). Its
+/// name is not a valid container id (`~`), so it can never be taken for a container.
+pub fn seccomp_cache_dir(root: &Path) -> PathBuf {
+    root.join("~seccomp-cache")
+}
+
 /// Lock the state directory itself (flock works on a directory's descriptor): no lock file
 /// to create, and the lock goes away with the directory.
 fn lock(dir: &Path) -> Result<File> {

@@ -74,6 +74,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<i32> {
     }
     let own = ns_flags & !children_only;
     let in_user_ns = plan.has(LinuxNamespaceType::User);
+    let seccomp = super::create::compile_seccomp(&spec, opts.root)?;
     let (parent_ch, child_ch) = sync::pair()?;
     let cg = c.cgroup()?;
     let forked = fork_into(0, None).map_err(sys("fork exec process"))?;
@@ -99,6 +100,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<i32> {
                 in_user_ns,
                 &process,
                 &spec,
+                seccomp,
                 opts.preserve_fds,
             );
             let msg = match r {
@@ -166,6 +168,7 @@ fn exec_child(
     in_user_ns: bool,
     process: &Process,
     spec: &oci_spec::runtime::Spec,
+    seccomp: Option<crate::security::CompiledSeccomp>,
     preserve_fds: u32,
 ) -> Result<Error> {
     // Nothing in the container may open our /proc/<pid>/exe (the host binary) or ptrace us.
@@ -182,7 +185,7 @@ fn exec_child(
         ch.send_with_fd(&Msg::Pty, Some(master.as_raw_fd()))?;
     }
     let prepared = Prepared::new(process, preserve_fds)?;
-    let finalized = finalize(process, in_user_ns, spec, ch)?;
+    let finalized = finalize(process, in_user_ns, spec, seccomp, ch)?;
     load_seccomp(finalized.late_seccomp, ch)?;
     berth_sys::ns::set_parent_death_signal(0).map_err(sys("clear parent death signal"))?;
     ch.send(&Msg::Ready)?;

@@ -40,6 +40,9 @@ pub struct InitContext<'a> {
     /// Mounts with their own id mapping, made on the host side before the fork (a process
     /// inside the user namespace may not make them).
     pub idmapped: &'a crate::rootfs::IdmappedMounts,
+    /// The config's seccomp profile, compiled by the runtime before the fork (through the
+    /// state root's cache).
+    pub seccomp: Option<&'a crate::security::CompiledSeccomp>,
 }
 
 /// Run the init; never returns.
@@ -135,7 +138,13 @@ fn init(ctx: &InitContext<'_>) -> Result<Error> {
     }
 
     let prepared = Prepared::new(process, ctx.preserve_fds)?;
-    let finalized = finalize(process, in_user_ns, ctx.spec, ctx.channel)?;
+    let finalized = finalize(
+        process,
+        in_user_ns,
+        ctx.spec,
+        ctx.seccomp.cloned(),
+        ctx.channel,
+    )?;
 
     // Once ready, the runtime may exit (`create`): the init must outlive it.
     berth_sys::ns::set_parent_death_signal(0).map_err(sys("clear parent death signal"))?;
@@ -207,6 +216,7 @@ pub(crate) fn finalize(
     process: &Process,
     in_user_ns: bool,
     spec: &Spec,
+    seccomp: Option<crate::security::CompiledSeccomp>,
     channel: &Channel,
 ) -> Result<crate::security::Finalized> {
     let linux = spec.linux().as_ref();
@@ -216,10 +226,6 @@ pub(crate) fn finalize(
         in_user_ns,
     );
     sec.oom_score_adj = None;
-    let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => Some(crate::security::compile_seccomp(s)?),
-        None => None,
-    };
     Ok(crate::security::finalize_process(&sec, seccomp, |fd| {
         channel
             .send_with_fd(&Msg::SeccompFd, Some(fd.as_raw_fd()))

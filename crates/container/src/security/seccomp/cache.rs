@@ -127,7 +127,10 @@ fn check_dir(dir: &Path) -> Result<(), Error> {
 /// the same profile, else compiled and stored there (atomically: written aside, renamed).
 pub fn load_or_compile(dir: &Path, s: &LinuxSeccomp) -> Result<CompiledSeccomp, Error> {
     check_dir(dir)?;
-    let profile = serde_json::to_vec(s).map_err(Error::CacheKey)?;
+    // The key is the compiler's identity and the profile: a program compiled by another
+    // build of berth (whose translation may differ) is never reused.
+    let mut profile = compiler_identity();
+    serde_json::to_writer(&mut profile, s).map_err(Error::CacheKey)?;
     let path = dir.join(format!("{:016x}.bpf", fnv1a(&profile)));
     match std::fs::OpenOptions::new()
         .read(true)
@@ -151,6 +154,45 @@ pub fn load_or_compile(dir: &Path, s: &LinuxSeccomp) -> Result<CompiledSeccomp, 
     let compiled = compile_seccomp(s)?;
     store(dir, &path, &encode(&profile, &compiled))?;
     Ok(compiled)
+}
+
+/// The running binary's identity (device, inode, size and modification time of
+/// /proc/self/exe) and version, as the first bytes of every cache key.
+fn compiler_identity() -> Vec<u8> {
+    let mut id = format!("berth {}\n", env!("CARGO_PKG_VERSION")).into_bytes();
+    if let Ok(m) = std::fs::metadata("/proc/self/exe") {
+        id.extend_from_slice(
+            format!(
+                "{} {} {} {}.{}\n",
+                m.dev(),
+                m.ino(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec()
+            )
+            .as_bytes(),
+        );
+    }
+    id
+}
+
+/// The compiled program for `s`, through the cache in `dir` when there is one. The cache is
+/// only a shortcut: when it cannot be used (a directory owned by someone else, a full
+/// disk), the profile is compiled as if there were none.
+pub fn prepare(dir: Option<&Path>, s: &LinuxSeccomp) -> Result<CompiledSeccomp, Error> {
+    if let Some(dir) = dir {
+        match load_or_compile(dir, s) {
+            Ok(c) => return Ok(c),
+            Err(
+                Error::CacheDir { .. }
+                | Error::CacheRead { .. }
+                | Error::CacheWrite { .. }
+                | Error::CacheKey(_),
+            ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    compile_seccomp(s)
 }
 
 fn store(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {

@@ -30,7 +30,7 @@ use berth_sys::process::{self as sys, seccomp_flag, SockFilter};
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
 
-pub use cache::load_or_compile;
+pub use cache::{load_or_compile, prepare};
 pub use names::{action, arch, filter_flag, operator};
 pub use notify::send_seccomp_fd;
 
