@@ -95,13 +95,15 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<i32> {
             }
             let r = exec_child(
                 &child_ch,
-                &init,
-                own,
-                in_user_ns,
-                &process,
-                &spec,
-                seccomp,
-                opts.preserve_fds,
+                ChildArgs {
+                    init: &init,
+                    own_ns: own,
+                    in_user_ns,
+                    process: &process,
+                    spec: &spec,
+                    seccomp,
+                    preserve_fds: opts.preserve_fds,
+                },
             );
             let msg = match r {
                 Ok(e) | Err(e) => e.to_string(),
@@ -161,16 +163,27 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<i32> {
     })
 }
 
-fn exec_child(
-    ch: &sync::Channel,
-    init: &std::os::fd::OwnedFd,
+/// What the exec child needs from the runtime, prepared before the fork.
+struct ChildArgs<'a> {
+    init: &'a std::os::fd::OwnedFd,
     own_ns: u64,
     in_user_ns: bool,
-    process: &Process,
-    spec: &oci_spec::runtime::Spec,
+    process: &'a Process,
+    spec: &'a oci_spec::runtime::Spec,
     seccomp: Option<crate::security::CompiledSeccomp>,
     preserve_fds: u32,
-) -> Result<Error> {
+}
+
+fn exec_child(ch: &sync::Channel, a: ChildArgs<'_>) -> Result<Error> {
+    let ChildArgs {
+        init,
+        own_ns,
+        in_user_ns,
+        process,
+        spec,
+        seccomp,
+        preserve_fds,
+    } = a;
     // Nothing in the container may open our /proc/<pid>/exe (the host binary) or ptrace us.
     berth_sys::ns::set_dumpable(false).map_err(sys("set non-dumpable"))?;
     berth_sys::ns::set_parent_death_signal(libc::SIGKILL)
