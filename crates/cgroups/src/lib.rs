@@ -15,7 +15,6 @@ pub mod mountinfo;
 pub mod proc_cgroup;
 pub mod resources;
 pub mod stats;
-mod sys;
 
 pub use error::Error;
 pub use hierarchy::{detect, Hierarchy};

@@ -68,7 +68,7 @@ impl Manager {
     /// are listed and signalled, so none can fork away meanwhile, and thawed again unless
     /// it was paused before (a paused container stays paused, except for SIGKILL).
     pub fn kill_all(&self, sig: i32) -> Result<(), Error> {
-        if !(1..=crate::sys::signal::max_signal()).contains(&sig) {
+        if !(1..=berth_sys::signal::max_signal()).contains(&sig) {
             return Err(Error::InvalidSignal { signal: sig });
         }
         if sig == libc::SIGKILL {
@@ -98,7 +98,7 @@ impl Manager {
         let result = self.pids().and_then(|pids| {
             // A pid <= 0 would address process groups or everything: never signal one.
             for pid in pids.into_iter().filter(|p| *p > 0) {
-                match crate::sys::signal::kill(pid, sig) {
+                match berth_sys::signal::kill(pid, sig) {
                     Ok(()) => {}
                     Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
                     Err(source) => {

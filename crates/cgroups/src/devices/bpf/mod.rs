@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use super::Rule;
-use crate::sys::bpf as sys;
+use berth_sys::bpf as sys;
 use crate::Error;
 
 const LICENSE: &CStr = c"Apache-2.0";
