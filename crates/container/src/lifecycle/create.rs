@@ -142,7 +142,7 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
     saved.cgroup = Some(cg.saved());
     dir.save(&saved)?;
     cg.create()?;
-    cleanup.cgroup = Some(berth_cgroups::Manager::from_saved(&cg.saved())?);
+    cleanup.cgroup = Some(cg.clone());
     // runc's rule: the config's device rules, then the devices every container needs
     // (null, zero, full, tty, random, urandom, ptmx, pts).
     let mut res = linux
