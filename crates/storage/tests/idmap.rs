@@ -188,3 +188,39 @@ fn failed_idmapped_mount_leaves_nothing() {
     driver.remove("f").unwrap();
     assert!(!store.join("f").exists());
 }
+
+/// A crash between attaching the idmapped helpers and detaching them leaves mounts under
+/// `<id>/lower/`: the next mount clears them, and so does `repair` for a container the
+/// manager no longer knows.
+#[test]
+fn crash_leftover_helpers_are_cleared() {
+    let t = TestDir::new("idmap-crash");
+    let lower = layers(&t, &t.path);
+    let store = t.join("store");
+    let driver = StorageDriver::open(&store, Some(QuotaBackend::None)).unwrap();
+    let leftover = |id: &str| {
+        let slot = store.join(id).join("lower/0");
+        std::fs::create_dir_all(&slot).unwrap();
+        run(
+            "mount",
+            &[
+                "--bind",
+                t.join("layers").to_str().unwrap(),
+                slot.to_str().unwrap(),
+            ],
+        );
+        assert!(!mounts_under(&store.join(id).join("lower")).is_empty());
+    };
+    driver
+        .create_shifted("c", &lower, None, Some(SHIFT))
+        .unwrap();
+    leftover("c");
+    let merged = driver.mount("c").unwrap();
+    assert_eq!(owner(&merged.join("etc/passwd")), (SHIFT.uid, SHIFT.gid));
+    assert_eq!(mounts_under(&store), vec![merged.clone()]);
+    driver.unmount("c").unwrap();
+    leftover("c");
+    assert_eq!(driver.repair(&[]).unwrap(), vec!["c".to_string()]);
+    assert!(mounts_under(&store).is_empty());
+    assert!(!store.join("c").exists());
+}
