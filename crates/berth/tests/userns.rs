@@ -113,8 +113,14 @@ fn default_container_is_root_inside_and_its_range_outside() {
         .unwrap()
         .ends_with("y\n"));
 
+    let ids = std::fs::read_to_string(env.root.join("idranges.json")).unwrap();
+    let id_a = env.id("a");
+    assert!(ids.contains(&id_a), "{ids}");
     env.ok(&["rm", "-f", "a", "b"]);
     assert!(mounts_under(&env.root).is_empty());
+    // `rm` gives the ranges back.
+    let ids = std::fs::read_to_string(env.root.join("idranges.json")).unwrap();
+    assert!(!ids.contains(&id_a), "{ids}");
 }
 
 #[test]
