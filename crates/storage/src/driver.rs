@@ -178,6 +178,28 @@ impl StorageDriver {
         quota: Option<u64>,
         ids: Option<IdShift>,
     ) -> Result<Layer, Error> {
+        if let Some(shift) = &ids {
+            // Only host root and the container's own root group (its runtime, in its user
+            // namespace) may pass: other users cannot reach `merged` even knowing the id.
+            use std::os::unix::fs::PermissionsExt;
+            let dir = self.layout.container(id);
+            std::os::unix::fs::chown(&dir, Some(0), Some(shift.gid)).map_err(|source| {
+                Error::Chown {
+                    path: dir.clone(),
+                    uid: 0,
+                    gid: shift.gid,
+                    source,
+                }
+            })?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o710)).map_err(|source| {
+                Error::Chown {
+                    path: dir.clone(),
+                    uid: 0,
+                    gid: shift.gid,
+                    source,
+                }
+            })?;
+        }
         let disk = provision::provision(
             &self.layout,
             self.backend,

@@ -146,10 +146,13 @@ fn idmapped_lowers(
     };
     let userns = sm::userns_with_maps(&maps(shift.uid), &maps(shift.gid))
         .map_err(|source| Error::IdmapUserns { source })?;
+    // Private: a clone of a shared mount (the host's /) would otherwise be a peer of it and
+    // receive a copy of every mount made below / meanwhile (other containers' file
+    // systems), keeping them alive after their owners unmount them.
     let idmap = sm::MountAttr {
         set: sm::attr::IDMAP,
         clear: 0,
-        propagation: 0,
+        propagation: sm::propagation::PRIVATE,
     };
     for (n, lower) in lowers.iter().enumerate() {
         let err = |step: &'static str, source: io::Error| Error::IdmapLower {

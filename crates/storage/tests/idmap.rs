@@ -36,6 +36,12 @@ fn case(store: &Path, backend: QuotaBackend, quota: Option<u64>, lower: Lower) {
         .create_shifted("s", &lower, quota, Some(SHIFT))
         .unwrap();
     assert_eq!(layer.ids, Some(SHIFT));
+    // The container's directory: root and the container's root group only.
+    let dir = std::fs::metadata(store.join("s")).unwrap();
+    assert_eq!(
+        (dir.uid(), dir.gid(), dir.mode() & 0o7777),
+        (0, SHIFT.gid, 0o710)
+    );
     // The upper's root is the overlay's root: shifted once, at create.
     let merged = driver.mount("s").unwrap();
     assert_eq!(owner(&merged), (SHIFT.uid, SHIFT.gid));
