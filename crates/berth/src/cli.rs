@@ -284,9 +284,13 @@ pub struct CreateArgs {
     /// (share that running container's network namespace).
     #[arg(long, default_value = "none")]
     pub network: String,
-    /// `private`: a user namespace with a private range of 65536 host ids (needs a root
-    /// file system that can be idmapped). Default `host`: capabilities, seccomp and masked
-    /// paths only.
+    /// Default `private`: a user namespace with the container's own range of 65536 host
+    /// ids (root inside is an unprivileged id outside; image and host files keep their
+    /// owners through idmapped layers; `-v` volumes show host ids unmapped, so host-root
+    /// files there are not writable). With `--network host` the host's /sys is bound
+    /// read-only instead of a sysfs of its own. `--network container:ID` implies `host`
+    /// (a user namespace cannot join a network namespace it does not own). `host`: no
+    /// user namespace (capabilities, seccomp and masked paths only).
     #[arg(long)]
     pub userns: Option<String>,
     /// Publish a port: `[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]` (bridge networks).

@@ -145,6 +145,13 @@ pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConf
         .map(|r| Ok(netflags::parse_rule("--firewall", r)?))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let (limits, disk) = limits(&a.limits)?;
+    // Sharing a network namespace implies --userns host (see manager::userns).
+    let userns_private = match a.userns.as_deref() {
+        None | Some("") => !matches!(network, NetworkMode::Container(_)),
+        Some("private") => true,
+        Some("host") => false,
+        Some(other) => bail!("--userns {other:?}: use host or private"),
+    };
     Ok(RunConfig {
         name: a.name.clone(),
         image,
@@ -161,11 +168,7 @@ pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConf
         auto_remove: a.rm,
         init: a.init,
         network,
-        userns_private: match a.userns.as_deref() {
-            None | Some("") | Some("host") => false,
-            Some("private") => true,
-            Some(other) => bail!("--userns {other:?}: use host or private"),
-        },
+        userns_private,
         publish,
         ip,
         mac,

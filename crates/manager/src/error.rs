@@ -74,7 +74,7 @@ pub enum Error {
         what: &'static str,
         source: oci_spec::OciSpecError,
     },
-    #[error("{path} cannot be idmapped for the container's user namespace; run without --userns private")]
+    #[error("{path} was not made for the container's user namespace (made by an older berth?); recreate the container, or use --userns host")]
     IdmapUnsupported { path: PathBuf },
     #[error("hardening defaults: {0}")]
     Defaults(#[from] berth_container::defaults::Error),

@@ -23,7 +23,9 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Create the data root's directories (0700: they hold tenants' files and logs).
+    /// Create the data root's directories (0700: they hold tenants' files and logs; the
+    /// root and `containers/` 0711: a container's init, already in its user namespace,
+    /// must reach its root file system and the files bind-mounted into it).
     pub fn init(root: &Path) -> Result<Layout> {
         use std::os::unix::fs::DirBuilderExt;
         let root = std::path::absolute(root).map_err(|source| Error::CreateDir {
@@ -31,14 +33,21 @@ impl Layout {
             source,
         })?;
         let l = Layout { root };
-        for dir in [l.root.clone(), l.containers(), l.runtime()] {
+        for (dir, mode) in [
+            (l.root.clone(), 0o711),
+            (l.containers(), 0o711),
+            (l.runtime(), 0o700),
+        ] {
             if let Err(source) = std::fs::DirBuilder::new()
                 .recursive(true)
-                .mode(0o700)
+                .mode(mode)
                 .create(&dir)
             {
                 return Err(Error::CreateDir { path: dir, source });
             }
+            // Data roots made by an older berth (0700).
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode));
         }
         Ok(l)
     }

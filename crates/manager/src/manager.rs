@@ -161,12 +161,28 @@ impl Manager {
     }
 
     fn provision(&self, rec: &ContainerRecord, lower: &Lower) -> Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
         let dir = self.layout.container(&rec.id);
-        std::fs::create_dir(&dir).map_err(|source| Error::CreateDir {
+        // The id range is taken now: the writable layer stores the shifted ids.
+        let ids = self.userns_of(rec)?.shift();
+        let mkdir_err = |source| Error::CreateDir {
             path: dir.clone(),
             source,
-        })?;
-        self.storage()?.create(&rec.id, lower, rec.config.disk)?;
+        };
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(mkdir_err)?;
+        if let Some(s) = ids {
+            // The container's init (its root group, in its user namespace) must reach the
+            // /etc files bind-mounted from here; nobody else may (logs live here too).
+            use std::os::unix::fs::PermissionsExt;
+            std::os::unix::fs::chown(&dir, Some(0), Some(s.gid)).map_err(mkdir_err)?;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o710))
+                .map_err(mkdir_err)?;
+        }
+        self.storage()?
+            .create_shifted(&rec.id, lower, rec.config.disk, ids)?;
         Ok(())
     }
 
@@ -174,7 +190,6 @@ impl Manager {
     /// writable layer and quota image, bundle and logs. Missing pieces are fine.
     pub(crate) fn remove_resources(&self, rec: &ContainerRecord) -> Result<()> {
         self.detach_network(rec)?;
-        self.unidmap_root(&rec.id);
         match berth_container::lifecycle::delete(&self.layout.runtime(), &rec.id, true) {
             Ok(()) | Err(berth_container::Error::NotExist(_)) => {}
             Err(e) => return Err(e.into()),

@@ -206,12 +206,14 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     } else {
         None
     };
-    let (range, rootfs) = if Manager::uses_userns(rec) {
-        let (range, root) = m.idmap_root(rec, &rootfs)?;
-        (Some(range), root)
-    } else {
-        (None, rootfs)
-    };
+    let userns = m.userns_of(rec)?;
+    // The layer must have been made for this range (a container made by an older berth
+    // with `--userns private` has an unshifted one).
+    let layer_ids = storage.get(&rec.id)?.ids;
+    if layer_ids != userns.shift() {
+        let _ = storage.unmount(&rec.id);
+        return Err(Error::IdmapUnsupported { path: rootfs });
+    }
     let bundle = m.layout.container(&rec.id);
     crate::etc_files::write(
         &bundle,
@@ -228,13 +230,19 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
         init_binary: init_binary.as_deref(),
         container_dir: &bundle,
     })?;
-    let harden = match range {
-        Some(r) => berth_container::defaults::HardenOptions::with_user_namespace(r),
+    let harden = match userns.range() {
+        Some(r) => berth_container::defaults::HardenOptions::with_user_namespace(*r),
         None => berth_container::defaults::HardenOptions::without_user_namespace(),
     };
     berth_container::defaults::harden(&mut spec, &harden)?;
     match &rec.config.network {
-        NetworkMode::Host => crate::spec::drop_network_namespace(&mut spec),
+        NetworkMode::Host => {
+            crate::spec::drop_network_namespace(&mut spec);
+            if userns.range().is_some() {
+                // Not the owner of the host's netns: no sysfs of its own (see userns.rs).
+                crate::spec::bind_host_sys(&mut spec);
+            }
+        }
         NetworkMode::Container(target) => {
             let t = m.lookup(target)?;
             if t.state != State::Running || t.pid <= 0 {
@@ -348,7 +356,6 @@ pub(crate) fn finish(
 ) -> Result<()> {
     let network = m.detach_network(rec);
     let runtime = berth_container::lifecycle::delete(&m.layout.runtime(), &rec.id, true);
-    m.unidmap_root(&rec.id);
     let unmount = m.storage().and_then(|s| Ok(s.unmount(&rec.id)?));
     if rec.config.auto_remove {
         let _ = m.remove_resources(rec);

@@ -77,10 +77,8 @@ pub struct RunConfig {
     /// Run a tiny reaper as pid 1 (the berth binary's init mode) in front of the command.
     pub init: bool,
     pub network: NetworkMode,
-    /// `--userns private`: a user namespace with the container's own id range.
-    // TODO(storage): make this the default once crates/storage can mount the overlay with
-    // idmapped layers (overlayfs itself cannot be idmapped on this kernel: the manager
-    // refuses rather than chown the tree, which on the host tree would copy every file up).
+    /// A user namespace with the container's own id range (the CLI's default; false for
+    /// `--userns host`). See `userns`.
     pub userns_private: bool,
     /// `-p`: ports published through the network (bridge networks only).
     pub publish: Vec<berth_net::PortMapping>,

@@ -23,7 +23,6 @@ impl Manager {
             // Kill what is left and free its cgroup, runtime state and mounts.
             let _ = berth_container::lifecycle::delete(&self.layout.runtime(), &rec.id, true);
             let _ = self.detach_network(&rec);
-            self.unidmap_root(&rec.id);
             if let Ok(s) = self.storage() {
                 let _ = s.unmount(&rec.id);
             }

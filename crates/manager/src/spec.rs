@@ -215,6 +215,32 @@ pub fn drop_network_namespace(spec: &mut Spec) {
     spec.set_linux(Some(linux));
 }
 
+/// A user namespace that does not own the network namespace cannot mount sysfs: bind the
+/// host's `/sys` read-only instead, as runc does for rootless containers. Recursive: a
+/// user namespace may not bind a mount without the mounts locked on it (EINVAL); they are
+/// all made read-only (`rro`), and the cgroup mount of the spec covers /sys/fs/cgroup.
+pub fn bind_host_sys(spec: &mut Spec) {
+    let Some(mounts) = spec.mounts().clone() else {
+        return;
+    };
+    let mounts = mounts
+        .into_iter()
+        .map(|m| {
+            if m.destination() == Path::new("/sys") && m.typ().as_deref() == Some("sysfs") {
+                mount(
+                    "/sys",
+                    "bind",
+                    "/sys",
+                    &["rbind", "rro", "nosuid", "noexec", "nodev"],
+                )
+            } else {
+                m
+            }
+        })
+        .collect();
+    spec.set_mounts(Some(mounts));
+}
+
 /// `--network container:ID`: join the network namespace at `path` instead of a new one.
 pub fn join_network_namespace(spec: &mut Spec, path: &Path) {
     let Some(mut linux) = spec.linux().clone() else {

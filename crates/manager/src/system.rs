@@ -111,6 +111,7 @@ impl Manager {
             source,
         })?;
         if let serde_json::Value::Object(map) = &mut v {
+            map.insert("userns".into(), self.userns_info(&rec));
             map.insert(
                 "oci_config".into(),
                 config.unwrap_or(serde_json::Value::Null),

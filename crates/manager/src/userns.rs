@@ -1,81 +1,117 @@
-//! User namespaces (berth_container::defaults, `--userns private`): the container gets its
-//! own range of 65536 host ids, and its root file system is shown with those ids through an
-//! idmapped mount of the overlay (never a chown of the tree: on the host tree that would
-//! copy every file up). Where the overlay cannot be idmapped the run fails with a clear
-//! error.
+//! User namespaces (berth_container::defaults; LXD's `security.idmap.isolated`): by default
+//! every container runs in its own user namespace with its own range of 65536 host ids,
+//! taken when it is created and given back on `rm`. Its writable layer stores those ids and
+//! its lower layers are shown through idmapped mounts (crates/storage, `create_shifted`),
+//! so the host tree and image files keep their owners inside, and nothing is chowned.
+//! `--userns host` opts out.
+//!
+//! Networks:
+//! - `--network host`: the container has its own user namespace but the host's network
+//!   namespace, which it does not own, so it cannot mount a sysfs: the host's `/sys` is
+//!   bind-mounted read-only instead (non-recursive, as runc does for rootless containers);
+//!   its `/sys/class/net` lists the host's interfaces, which the container sees anyway. It
+//!   has no capability over the host's network.
+//! - `--network container:ID`: a process in a user namespace cannot join a network
+//!   namespace its user namespace does not own, and joining ID's user namespace instead
+//!   would need the runtime to make the other namespaces after joining it (runc's nsexec
+//!   stages; not done yet). So such a container runs without a user namespace: the CLI
+//!   implies `--userns host` (said in `--help` and by `inspect`), and asking for a user
+//!   namespace with it is an error.
+//!
+//! `inspect` shows the mode and range under `userns`.
 
-use std::path::{Path, PathBuf};
-
-use berth_container::defaults::{
-    prepare_root, supports_idmap, unmount_root, IdRange, IdRangeAllocator, RootfsIds,
-};
+use berth_container::defaults::{IdRange, IdRangeAllocator};
+use berth_storage::IdShift;
 
 use crate::error::{Error, Result};
 use crate::manager::Manager;
 use crate::record::{ContainerRecord, NetworkMode};
+
+/// A container's user namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserNs {
+    /// `--userns host`: none (capabilities, seccomp and masked paths only).
+    Host,
+    /// Its own namespace with its own range.
+    Own(IdRange),
+}
+
+impl UserNs {
+    pub fn range(&self) -> Option<&IdRange> {
+        match self {
+            UserNs::Host => None,
+            UserNs::Own(r) => Some(r),
+        }
+    }
+
+    /// The shift of the container's storage.
+    pub fn shift(&self) -> Option<IdShift> {
+        self.range().map(|r| IdShift {
+            uid: r.uid_start,
+            gid: r.gid_start,
+            count: r.size,
+        })
+    }
+}
 
 impl Manager {
     fn id_ranges(&self) -> Result<IdRangeAllocator> {
         Ok(IdRangeAllocator::open(self.layout.root())?)
     }
 
-    /// Whether the container runs in its own user namespace: with `--userns private`, and
-    /// not with `--network host` or `container:ID` (sysfs can only be mounted by the owner
-    /// of the netns).
+    /// Whether the container runs in a user namespace (the default; not `--userns host`).
     pub fn uses_userns(rec: &ContainerRecord) -> bool {
         rec.config.userns_private
-            && matches!(
-                rec.config.network,
-                NetworkMode::None | NetworkMode::Bridge(_)
-            )
     }
 
-    /// Mount `merged` idmapped to the container's id range at `<container>/rootfs`; the
-    /// range and the path to use as the container's root.
-    pub(crate) fn idmap_root(
-        &self,
-        rec: &ContainerRecord,
-        merged: &Path,
-    ) -> Result<(IdRange, PathBuf)> {
-        let range = self.id_ranges()?.allocate(&rec.id)?;
-        let target = self.layout.container(&rec.id).join("rootfs");
-        match std::fs::create_dir(&target) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                // A monitor killed before it could unmount: start from a clean directory.
-                let _ = unmount_root(&target);
-            }
-            Err(source) => {
-                return Err(Error::CreateDir {
-                    path: target,
-                    source,
-                })
-            }
+    /// The container's user namespace, allocating its range if it has none yet (`create`).
+    pub(crate) fn userns_of(&self, rec: &ContainerRecord) -> Result<UserNs> {
+        if !Self::uses_userns(rec) {
+            return Ok(UserNs::Host);
         }
-        if !supports_idmap(merged, &range) {
-            return Err(Error::IdmapUnsupported {
-                path: merged.to_path_buf(),
+        if let NetworkMode::Container(target) = &rec.config.network {
+            return Err(Error::InvalidOption {
+                option: "--network",
+                value: format!("container:{target}"),
+                reason: "a container in its own user namespace cannot join another's network \
+                         namespace; use --userns host"
+                    .into(),
             });
         }
-        match prepare_root(merged, &target, &range)? {
-            RootfsIds::Idmapped(root) => Ok((range, root.keep())),
-            RootfsIds::Chowned { dir, .. } => Err(Error::IdmapUnsupported { path: dir }),
-        }
-    }
-
-    /// Undo `idmap_root` (not mounted is fine).
-    pub(crate) fn unidmap_root(&self, id: &str) {
-        let target = self.layout.container(id).join("rootfs");
-        while crate::mounts::is_mounted(&target) {
-            if unmount_root(&target).is_err() {
-                break;
-            }
-        }
+        Ok(UserNs::Own(self.id_ranges()?.allocate(&rec.id)?))
     }
 
     /// Give the container's id range back (on removal).
     pub(crate) fn release_ids(&self, id: &str) -> Result<()> {
         self.id_ranges()?.release(id)?;
         Ok(())
+    }
+
+    /// What `inspect` shows under `userns`.
+    pub(crate) fn userns_info(&self, rec: &ContainerRecord) -> serde_json::Value {
+        if !Self::uses_userns(rec) {
+            return match rec.config.network {
+                NetworkMode::Container(_) => serde_json::json!({
+                    "mode": "host",
+                    "note": "no user namespace: it shares another container's network namespace",
+                }),
+                _ => serde_json::json!({ "mode": "host" }),
+            };
+        }
+        let range = self
+            .id_ranges()
+            .ok()
+            .and_then(|a| a.get(&rec.id).ok().flatten());
+        let sys = match rec.config.network {
+            NetworkMode::Host => "host /sys bound read-only (no sysfs of its own)",
+            _ => "own sysfs",
+        };
+        serde_json::json!({
+            "mode": "private",
+            "uid_start": range.as_ref().map(|r| r.uid_start),
+            "gid_start": range.as_ref().map(|r| r.gid_start),
+            "size": range.as_ref().map(|r| r.size),
+            "sys": sys,
+        })
     }
 }

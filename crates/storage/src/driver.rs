@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::{self, QuotaBackend};
 use crate::error::Error;
+use crate::idshift::IdShift;
 use crate::layout::{Layout, META_DIR};
 use crate::lock::{ContainerLock, Lock};
 use crate::lower::Lower;
@@ -26,6 +27,8 @@ pub struct Layer {
     /// Where [`StorageDriver::mount`] mounts the container's root file system.
     pub merged: PathBuf,
     pub quota: Option<u64>,
+    /// The ids the container's files are shifted to, if it has a user namespace.
+    pub ids: Option<IdShift>,
 }
 
 /// Bytes a container's changes take, and its quota.
@@ -125,6 +128,19 @@ impl StorageDriver {
     /// Make container `id`'s upper and work directories (inside a file system limited to
     /// `quota` bytes when given). Does not mount.
     pub fn create(&self, id: &str, lower: &Lower, quota: Option<u64>) -> Result<Layer, Error> {
+        self.create_shifted(id, lower, quota, None)
+    }
+
+    /// [`create`](Self::create) for a container in a user namespace with the ids `ids`:
+    /// its overlay shows the lower layers through idmapped mounts (host id `n` appears as
+    /// `ids.uid + n`), and its upper directory stores shifted ids (see `idshift`).
+    pub fn create_shifted(
+        &self,
+        id: &str,
+        lower: &Lower,
+        quota: Option<u64>,
+        ids: Option<IdShift>,
+    ) -> Result<Layer, Error> {
         id::validate(id)?;
         lower.validate()?;
         let _lock = ContainerLock::acquire(
@@ -145,7 +161,7 @@ impl StorageDriver {
                 Error::CreateDir { path: dir, source }
             });
         }
-        match self.build(id, lower, quota) {
+        match self.build(id, lower, quota, ids) {
             Ok(layer) => Ok(layer),
             Err(e) => {
                 // Leave nothing half-made behind; the original error is the one to report.
@@ -155,7 +171,35 @@ impl StorageDriver {
         }
     }
 
-    fn build(&self, id: &str, lower: &Lower, quota: Option<u64>) -> Result<Layer, Error> {
+    fn build(
+        &self,
+        id: &str,
+        lower: &Lower,
+        quota: Option<u64>,
+        ids: Option<IdShift>,
+    ) -> Result<Layer, Error> {
+        if let Some(shift) = &ids {
+            // Only host root and the container's own root group (its runtime, in its user
+            // namespace) may pass: other users cannot reach `merged` even knowing the id.
+            use std::os::unix::fs::PermissionsExt;
+            let dir = self.layout.container(id);
+            std::os::unix::fs::chown(&dir, Some(0), Some(shift.gid)).map_err(|source| {
+                Error::Chown {
+                    path: dir.clone(),
+                    uid: 0,
+                    gid: shift.gid,
+                    source,
+                }
+            })?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o710)).map_err(|source| {
+                Error::Chown {
+                    path: dir.clone(),
+                    uid: 0,
+                    gid: shift.gid,
+                    source,
+                }
+            })?;
+        }
         let disk = provision::provision(
             &self.layout,
             self.backend,
@@ -163,12 +207,14 @@ impl StorageDriver {
             quota,
             lower,
             &self.host_masks,
+            ids.as_ref(),
         )?;
         let rec = ContainerRecord {
             id: id.to_owned(),
             lower: lower.clone(),
             quota,
             disk,
+            ids,
         };
         // From here on teardown needs the record to find the subvolume / project.
         let result = (|| {
@@ -201,11 +247,13 @@ impl StorageDriver {
             Lower::Layers(layers) => layers.clone(),
         };
         let name = format!("berth-{id}");
+        let helpers = self.layout.container(id).join("lower");
         let overlay = Overlay {
             name: &name,
             lowers: &lowers,
             upper: &self.layout.upper(id),
             work: &self.layout.work(id),
+            idmap: rec.ids.as_ref().map(|s| (s, helpers.as_path())),
         };
         if let Err(e) = mount::overlay(&overlay, &merged) {
             if mounted_fs {
@@ -362,6 +410,7 @@ impl StorageDriver {
             work: self.layout.work(id),
             merged: self.layout.merged(id),
             quota: rec.quota,
+            ids: rec.ids,
         }
     }
 }

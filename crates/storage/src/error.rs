@@ -154,6 +154,24 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error("create the user namespace that idmaps the lower layers: {source}")]
+    IdmapUserns { source: io::Error },
+
+    #[error("idmapped lower layer {path}: {step}: {source}")]
+    IdmapLower {
+        step: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+
+    #[error("chown {path} to {uid}:{gid}: {source}")]
+    Chown {
+        path: PathBuf,
+        uid: u32,
+        gid: u32,
+        source: io::Error,
+    },
+
     #[error("unmount {path}: {source}")]
     Unmount { path: PathBuf, source: io::Error },
 

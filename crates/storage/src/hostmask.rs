@@ -21,12 +21,14 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{makedev, mknodat, FileType, Mode, XattrFlags, CWD};
 
 use crate::error::Error;
+use crate::idshift::IdShift;
 
 const OPAQUE: &str = "trusted.overlay.opaque";
 
 /// Put masks for the absolute host paths `hidden` into `upper` (an upper directory, or the
 /// template of one). Paths below another hidden path and missing paths are skipped.
-pub fn mask(upper: &Path, hidden: &[PathBuf]) -> Result<(), Error> {
+/// With `ids`, directories get the shifted owners the idmapped host tree shows.
+pub fn mask(upper: &Path, hidden: &[PathBuf], ids: Option<&IdShift>) -> Result<(), Error> {
     let mut sorted: Vec<&PathBuf> = hidden.iter().collect();
     sorted.sort();
     let mut done: Vec<&Path> = Vec::new();
@@ -39,10 +41,10 @@ pub fn mask(upper: &Path, hidden: &[PathBuf]) -> Result<(), Error> {
         };
         let inside = upper.join(host.strip_prefix("/").unwrap_or(host));
         if let Some(parent) = host.parent() {
-            copy_parents(upper, parent)?;
+            copy_parents(upper, parent, ids)?;
         }
         if meta.is_dir() {
-            copy_dir(host, &inside)?;
+            copy_dir(host, &inside, ids)?;
             rustix::fs::setxattr(&inside, OPAQUE, b"y", XattrFlags::empty()).map_err(|e| {
                 Error::Xattr {
                     name: OPAQUE,
@@ -59,19 +61,19 @@ pub fn mask(upper: &Path, hidden: &[PathBuf]) -> Result<(), Error> {
 }
 
 /// Make `upper/<dir>` and the directories leading to it like the host's.
-fn copy_parents(upper: &Path, dir: &Path) -> Result<(), Error> {
+fn copy_parents(upper: &Path, dir: &Path, ids: Option<&IdShift>) -> Result<(), Error> {
     let mut host = PathBuf::from("/");
     let mut inside = upper.to_owned();
     for part in dir.strip_prefix("/").unwrap_or(dir).components() {
         host.push(part);
         inside.push(part);
-        copy_dir(&host, &inside)?;
+        copy_dir(&host, &inside, ids)?;
     }
     Ok(())
 }
 
 /// Make directory `inside` with the mode and owner of the host directory `host`.
-fn copy_dir(host: &Path, inside: &Path) -> Result<(), Error> {
+fn copy_dir(host: &Path, inside: &Path, ids: Option<&IdShift>) -> Result<(), Error> {
     let err = |path: &Path, source| Error::CreateDir {
         path: path.to_owned(),
         source,
@@ -82,8 +84,11 @@ fn copy_dir(host: &Path, inside: &Path) -> Result<(), Error> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(err(inside, e)),
     }
-    std::os::unix::fs::chown(inside, Some(meta.uid()), Some(meta.gid()))
-        .map_err(|e| err(inside, e))?;
+    let (uid, gid) = match ids {
+        Some(s) => (s.uid_of(meta.uid()), s.gid_of(meta.gid())),
+        None => (meta.uid(), meta.gid()),
+    };
+    std::os::unix::fs::chown(inside, Some(uid), Some(gid)).map_err(|e| err(inside, e))?;
     std::fs::set_permissions(
         inside,
         std::fs::Permissions::from_mode(meta.mode() & 0o7777),

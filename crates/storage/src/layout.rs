@@ -10,6 +10,7 @@
 //!                                     btrfs subvolume, or plain directory
 //! <root>/<id>/fs/upper, fs/work       overlay upperdir and workdir (both inside the quota)
 //! <root>/<id>/merged/                 overlay mount point
+//! <root>/<id>/lower/<n>               idmapped lower layers, attached only while mounting
 //! ```
 
 use std::path::{Path, PathBuf};

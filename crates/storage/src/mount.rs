@@ -7,13 +7,15 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::CWD;
+use rustix::fs::{Mode, OFlags, CWD};
 use rustix::mount::{
-    fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, mount, move_mount,
-    unmount, FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MoveMountFlags, UnmountFlags,
+    fsconfig_create, fsconfig_set_fd, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen,
+    mount, move_mount, unmount, FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags,
+    MoveMountFlags, UnmountFlags,
 };
 
 use crate::error::Error;
+use crate::idshift::IdShift;
 
 /// What an overlay mount is made of.
 pub struct Overlay<'a> {
@@ -23,6 +25,9 @@ pub struct Overlay<'a> {
     pub lowers: &'a [PathBuf],
     pub upper: &'a Path,
     pub work: &'a Path,
+    /// Show the lower layers through idmapped mounts with this shift (see `idshift`),
+    /// attached for the time of the mount below this directory.
+    pub idmap: Option<(&'a IdShift, &'a Path)>,
 }
 
 /// Mount `overlay` on `target`.
@@ -38,6 +43,15 @@ pub fn overlay(overlay: &Overlay<'_>, target: &Path) -> Result<(), Error> {
         fsconfig_set_string(&fs, key, value).map_err(|e| err(with_log(&fs, e.into())))
     };
     fsconfig_set_string(&fs, "source", overlay.name).map_err(|e| err(with_log(&fs, e.into())))?;
+    if let Some((shift, helpers)) = overlay.idmap {
+        let attached = Helpers::new(helpers)?;
+        idmapped_lowers(&fs, overlay.lowers, shift, &attached)?;
+        config("upperdir", overlay.upper)?;
+        config("workdir", overlay.work)?;
+        let made = create_and_attach(&fs, target).map_err(err);
+        // Overlay holds private clones of its layers: the helpers can go.
+        return made.and(attached.remove());
+    }
     for lower in overlay.lowers {
         match fsconfig_set_string(&fs, "lowerdir+", lower) {
             Ok(()) => {}
@@ -49,6 +63,129 @@ pub fn overlay(overlay: &Overlay<'_>, target: &Path) -> Result<(), Error> {
     config("upperdir", overlay.upper)?;
     config("workdir", overlay.work)?;
     create_and_attach(&fs, target).map_err(err)
+}
+
+/// The directory where idmapped clones of the lower layers are attached while the overlay
+/// is made (`<helpers>/<n>`), emptied again on drop: detached, directories removed. A
+/// crash in between leaves mounts below the container's directory, which `unmount_all`
+/// (teardown, repair, and the next `mount`) removes.
+pub struct Helpers<'a> {
+    dir: &'a Path,
+}
+
+impl<'a> Helpers<'a> {
+    /// Clear leftovers of an earlier (crashed) mount and make `dir`.
+    fn new(dir: &'a Path) -> Result<Self, Error> {
+        let helpers = Self { dir };
+        helpers.clear()?;
+        std::fs::create_dir(dir).map_err(|source| Error::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok(helpers)
+    }
+
+    fn slot(&self, n: usize) -> Result<PathBuf, Error> {
+        let path = self.dir.join(n.to_string());
+        std::fs::create_dir(&path).map_err(|source| Error::CreateDir {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    }
+
+    fn clear(&self) -> Result<(), Error> {
+        if !self.dir.exists() {
+            return Ok(());
+        }
+        for path in crate::mountinfo::under(&crate::mountinfo::read()?, self.dir) {
+            detach_path(&path)?;
+        }
+        match std::fs::remove_dir_all(self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Remove {
+                path: self.dir.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    fn remove(self) -> Result<(), Error> {
+        let result = self.clear();
+        std::mem::forget(self);
+        result
+    }
+}
+
+impl Drop for Helpers<'_> {
+    fn drop(&mut self) {
+        let _ = self.clear();
+    }
+}
+
+/// Give overlay context `fs` each of `lowers` as an idmapped, non-recursive clone
+/// (`open_tree` + `mount_setattr(MOUNT_ATTR_IDMAP)`), attached below `helpers` (overlay
+/// refuses detached mounts as layers here: "failed to clone lowerpath") and passed by
+/// descriptor (`lowerdir+` with `FSCONFIG_SET_FD`, Linux 6.13+; no path escaping).
+/// Non-recursive: mounts on top of a lower (the host's `/proc`, `/sys`, the store's loop
+/// mounts) stay out, as with a path.
+fn idmapped_lowers(
+    fs: &OwnedFd,
+    lowers: &[PathBuf],
+    shift: &IdShift,
+    helpers: &Helpers<'_>,
+) -> Result<(), Error> {
+    use berth_sys::mount as sm;
+    let maps = |start| {
+        [sm::IdMap {
+            inside: 0,
+            outside: start,
+            count: shift.count,
+        }]
+    };
+    let userns = sm::userns_with_maps(&maps(shift.uid), &maps(shift.gid))
+        .map_err(|source| Error::IdmapUserns { source })?;
+    // Private: a clone of a shared mount (the host's /) would otherwise be a peer of it and
+    // receive a copy of every mount made below / meanwhile (other containers' file
+    // systems), keeping them alive after their owners unmount them.
+    let idmap = sm::MountAttr {
+        set: sm::attr::IDMAP,
+        clear: 0,
+        propagation: sm::propagation::PRIVATE,
+    };
+    for (n, lower) in lowers.iter().enumerate() {
+        let err = |step: &'static str, source: io::Error| Error::IdmapLower {
+            step,
+            path: lower.clone(),
+            source,
+        };
+        let dir = rustix::fs::open(
+            lower,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| err("open", e.into()))?;
+        let mnt = sm::clone_tree(dir.as_fd(), Path::new(""), false)
+            .map_err(|e| err("clone (open_tree)", e))?;
+        sm::set_attr(mnt.as_fd(), &idmap, false, Some(userns.as_fd()))
+            .map_err(|e| err("idmap (mount_setattr)", e))?;
+        let slot = helpers.slot(n)?;
+        let at = rustix::fs::open(
+            &slot,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| err("open helper", e.into()))?;
+        sm::attach(mnt.as_fd(), at.as_fd()).map_err(|e| err("attach (move_mount)", e))?;
+        fsconfig_set_fd(fs, "lowerdir+", &mnt).map_err(|e| {
+            err(
+                "pass to overlay (lowerdir+ by fd, Linux 6.13+)",
+                with_log(fs, e.into()),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Mount the ext4 file system on `device` at `target`, with online discard.
@@ -207,6 +344,7 @@ mod tests {
             lowers: &lowers,
             upper: &dir.join("upper"),
             work: &dir.join("work"),
+            idmap: None,
         };
         legacy_overlay(&overlay, &dir.join("merged")).unwrap();
         assert_eq!(std::fs::read(dir.join("merged/f")).unwrap(), b"lower");

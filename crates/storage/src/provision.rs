@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::QuotaBackend;
 use crate::error::Error;
+use crate::idshift::IdShift;
 use crate::layout::Layout;
 use crate::lower::Lower;
 use crate::record::{self, ContainerRecord, Disk};
@@ -26,13 +27,17 @@ pub fn provision(
     quota: Option<u64>,
     lower: &Lower,
     host_masks: &[PathBuf],
+    ids: Option<&IdShift>,
 ) -> Result<Disk, Error> {
     let fs_dir = layout.fs(id);
     let upper = layout.upper(id);
     let make_upper = |upper: &Path| {
         mkdir(upper)?;
+        if let Some(shift) = ids {
+            shift_upper_root(upper, lower, shift)?;
+        }
         if *lower == Lower::HostTree {
-            hostmask::mask(upper, host_masks)?;
+            hostmask::mask(upper, host_masks, ids)?;
         }
         Ok::<(), Error>(())
     };
@@ -81,6 +86,27 @@ pub fn provision(
             Ok(Disk::ProjectQuota { project })
         }
     }
+}
+
+/// The upper's root directory is the overlay's root: give it the owner the top lower's root
+/// shows through the idmapped mount (e.g. host `/`, 0:0, appears as `shift.uid:shift.gid`).
+fn shift_upper_root(upper: &Path, lower: &Lower, shift: &IdShift) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let top = match lower {
+        Lower::HostTree => Path::new("/"),
+        Lower::Layers(layers) => layers.first().map_or(Path::new("/"), |p| p.as_path()),
+    };
+    let meta = fs::metadata(top).map_err(|source| Error::Lower {
+        path: top.to_owned(),
+        source,
+    })?;
+    let (uid, gid) = (shift.uid_of(meta.uid()), shift.gid_of(meta.gid()));
+    std::os::unix::fs::chown(upper, Some(uid), Some(gid)).map_err(|source| Error::Chown {
+        path: upper.to_owned(),
+        uid,
+        gid,
+        source,
+    })
 }
 
 pub fn check_min(id: &str, size: u64) -> Result<(), Error> {

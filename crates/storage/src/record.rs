@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::QuotaBackend;
 use crate::error::Error;
+use crate::idshift::IdShift;
 use crate::lower::Lower;
 
 /// `<root>/.berth-store/store.json`.
@@ -38,6 +39,9 @@ pub struct ContainerRecord {
     pub lower: Lower,
     pub quota: Option<u64>,
     pub disk: Disk,
+    /// The container runs in a user namespace with these ids (see `idshift`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<IdShift>,
 }
 
 pub fn read<T: DeserializeOwned>(path: &Path) -> Result<T, Error> {

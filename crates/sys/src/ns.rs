@@ -197,6 +197,34 @@ pub fn execve(
     io::Error::last_os_error()
 }
 
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: replace the calling process with the file
+/// `fd` refers to (any open mode, `O_PATH` included), whatever its path names by now. For a
+/// `#!` script the interpreter is given `/dev/fd/<fd>`, so `fd` must then not be
+/// close-on-exec. Returns only on failure.
+pub fn execveat_fd(
+    fd: std::os::fd::BorrowedFd<'_>,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> io::Error {
+    use std::os::fd::AsRawFd;
+    debug_assert!(argv.last().is_some_and(|p| p.is_null()));
+    debug_assert!(envp.last().is_some_and(|p| p.is_null()));
+    let empty = c"";
+    // SAFETY: `fd` is live for the call, `empty` is a valid C string, and the caller passes
+    // NULL-terminated arrays of pointers to live C strings.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    io::Error::last_os_error()
+}
+
 /// Terminate the calling process immediately, without running destructors or atexit
 /// handlers (the state of a forked child belongs to its parent).
 pub fn exit_now(code: i32) -> ! {

@@ -171,6 +171,14 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
                 source: e.into(),
             },
         )?;
+        // 0622 whatever the umask: an init in a user namespace (root inside is another id
+        // outside) opens it through the state directory's fd; the directory itself is
+        // root-only, so nobody else can reach the fifo.
+        std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+            .map_err(|source| Error::Fifo {
+                path: fifo.clone(),
+                source,
+            })?;
         Some(
             std::fs::OpenOptions::new()
                 .read(true)

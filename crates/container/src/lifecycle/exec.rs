@@ -197,7 +197,9 @@ fn exec_child(ch: &sync::Channel, a: ChildArgs<'_>) -> Result<Error> {
         let master = crate::terminal::setup_pty()?;
         ch.send_with_fd(&Msg::Pty, Some(master.as_raw_fd()))?;
     }
-    let prepared = Prepared::new(process, preserve_fds)?;
+    // Other container processes run alongside: exec the checked file by descriptor (its
+    // /proc/<pid>/comm is then the file's own name, e.g. `busybox` for an applet symlink).
+    let prepared = Prepared::new(process, preserve_fds, true)?;
     let finalized = finalize(process, in_user_ns, spec, seccomp, ch)?;
     load_seccomp(finalized.late_seccomp, ch)?;
     berth_sys::ns::set_parent_death_signal(0).map_err(sys("clear parent death signal"))?;

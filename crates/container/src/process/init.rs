@@ -137,7 +137,11 @@ fn init(ctx: &InitContext<'_>) -> Result<Error> {
         crate::rootfs::finalize(&rootfs_ctx)?;
     }
 
-    let prepared = Prepared::new(process, ctx.preserve_fds)?;
+    // Nothing else runs in a mount namespace the init makes: its program cannot be swapped
+    // under it, and by path `/proc/1/comm` is the name it was started as (`sleep`, not the
+    // `busybox` a symlink leads to). In a joined mount namespace others may run: by fd.
+    let shared_mounts = !new_mnt || !ctx.plan.is_new(LinuxNamespaceType::Mount);
+    let prepared = Prepared::new(process, ctx.preserve_fds, shared_mounts)?;
     let finalized = finalize(
         process,
         in_user_ns,
@@ -262,13 +266,21 @@ fn wait_fifo(state_dir: &File) -> Result<()> {
 /// fail for lack of a path lookup after seccomp is loaded.
 pub(crate) struct Prepared {
     path: CString,
+    /// The program, open: what was checked is what runs (see `exe_guard`).
+    program: std::os::fd::OwnedFd,
+    /// A `#!` script: `program` must stay open across exec for its interpreter.
+    script: bool,
+    /// Exec through `program` (else by path: a script where /dev/fd is missing).
+    by_fd: bool,
     argv: Vec<CString>,
     envp: Vec<CString>,
     preserve_fds: u32,
 }
 
 impl Prepared {
-    pub(crate) fn new(process: &Process, preserve_fds: u32) -> Result<Prepared> {
+    /// `race_safe`: run the checked file through its descriptor (see `exe_guard`); else by
+    /// path (only where nothing can swap it: the init in its own mount namespace).
+    pub(crate) fn new(process: &Process, preserve_fds: u32, race_safe: bool) -> Result<Prepared> {
         let args = process.args().as_deref().unwrap_or_default();
         let Some(arg0) = args.first() else {
             return Err(Error::ConfigInvalid(
@@ -283,10 +295,18 @@ impl Prepared {
         rustix::process::chdir(cwd)
             .map_err(|e| sys(format!("chdir to cwd {:?} set in config.json", cwd))(e.into()))?;
         let path = lookup(arg0, &env, cwd)?;
-        crate::security::exe_guard::check(Path::new(&path))
+        let program = open_program(&path)?;
+        let script = crate::security::exe_guard::check_fd(program.as_fd(), Path::new(&path))
             .map_err(crate::security::Error::from)?;
+        // The interpreter of a script run by descriptor opens /dev/fd/N: without it (no
+        // /dev or /proc in the container) the script runs by path, as before.
+        let script_fd = format!("/dev/fd/{}", program.as_raw_fd());
+        let by_fd = race_safe && (!script || Path::new(&script_fd).exists());
         Ok(Prepared {
             path: cstr(&path)?,
+            program,
+            script,
+            by_fd,
             argv: args.iter().map(|a| cstr(a)).collect::<Result<_>>()?,
             envp: env.iter().map(|e| cstr(e)).collect::<Result<_>>()?,
             preserve_fds,
@@ -302,9 +322,49 @@ impl Prepared {
         argv.push(std::ptr::null());
         let mut envp: Vec<*const libc::c_char> = self.envp.iter().map(|e| e.as_ptr()).collect();
         envp.push(std::ptr::null());
-        let err = berth_sys::ns::execve(&self.path, &argv, &envp);
+        // binfmt_script hands the interpreter /dev/fd/N: N must survive the exec (it is
+        // then the script's own file, open read-only, in the program's table).
+        if !self.by_fd {
+            let err = berth_sys::ns::execve(&self.path, &argv, &envp);
+            return Error::Exec(format!("exec {:?}: {}", self.path.to_string_lossy(), err));
+        }
+        if self.script {
+            if let Err(e) =
+                rustix::io::fcntl_setfd(self.program.as_fd(), rustix::io::FdFlags::empty())
+            {
+                return sys("keep the script open for its interpreter")(e.into());
+            }
+        }
+        let mut err = berth_sys::ns::execveat_fd(self.program.as_fd(), &argv, &envp);
+        // A seccomp profile answering EPERM/ENOSYS for execveat (but allowing execve): the
+        // path, as before (the check then holds only while nothing swaps the path).
+        if matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) {
+            err = berth_sys::ns::execve(&self.path, &argv, &envp);
+        }
         Error::Exec(format!("exec {:?}: {}", self.path.to_string_lossy(), err))
     }
+}
+
+/// Open the program found by `lookup` for `execveat`: read-only (its `#!` line is read
+/// through it), non-blocking (a FIFO swapped in cannot hang us), and it must still be a
+/// regular file. An execute-only file (unreadable even to us) is opened `O_PATH`.
+fn open_program(path: &str) -> Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let fail =
+        |e: rustix::io::Errno| Error::Exec(format!("exec {path:?}: {}", std::io::Error::from(e)));
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::ACCESS) => {
+            rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(fail)?
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let stat = rustix::fs::fstat(&fd).map_err(fail)?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(fail(rustix::io::Errno::ACCESS));
+    }
+    Ok(fd)
 }
 
 /// Find `arg0` like execvp, in the container's PATH.

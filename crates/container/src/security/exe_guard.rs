@@ -15,9 +15,26 @@
 //! and `process_vm_*` of a runtime process need `CAP_SYS_PTRACE` in the host's user
 //! namespace, where the runtime's memory was created.
 //!
-//! Known limit: in `exec` into a running container, a container process could swap the
-//! program between this check and `execve` (the check is by path). The init itself cannot
-//! be raced this way: nothing else runs in the container before it execs.
+//! The program is checked through one descriptor ([`check_fd`]); in `exec` into a running
+//! container (and an init joining an existing mount namespace) it is also run through it
+//! (`execveat(fd, "", AT_EMPTY_PATH)` in `process::init`): another container process
+//! swapping the path between the check and the exec changes nothing, the file checked is
+//! the file run. (Such a process's `comm` is the file's own name: `busybox` for an applet
+//! symlink.) An init in the mount namespace it made runs by path: nothing else runs there
+//! yet, and `/proc/1/comm` stays the name it was started as. For a `#!` script run by
+//! descriptor the interpreter gets `/dev/fd/N`, so that one descriptor (the script, read
+//! only) stays open in it; without `/dev/fd` in the container the script runs by path.
+//! What this guarantees, and what it does not:
+//! - the program itself (an ELF binary, or the script file) is never the runtime binary;
+//! - a `#!` script's first interpreter is read from the checked file, but the kernel reads
+//!   the `#!` line again at exec and resolves the interpreter (and its own `#!` chain, and
+//!   an ELF's `PT_INTERP` loader, which is not checked at all) by path: a container process
+//!   that can write the script or replace a file on the interpreter chain during the exec
+//!   can still win that race. The chain check stops a plain `#!/proc/self/exe` script and
+//!   every case where nothing runs alongside (the init: nothing else runs in the container
+//!   before it execs). Closing the rest needs the runtime to run from a sealed copy of
+//!   itself (runc's memfd) or the kernel to refuse it; `PR_SET_DUMPABLE=0` still keeps the
+//!   container from the runtime's own `/proc/<pid>/exe` and memory.
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -84,10 +101,62 @@ pub fn check(program: &Path) -> Result<(), Error> {
     check_against(program, me)
 }
 
+/// [`check`] for the program open at `fd` (opened from `path`, named in errors): its
+/// identity by `fstat`, its `#!` line read through the descriptor, the interpreters after
+/// it by path. Returns whether the file is a `#!` script (then the descriptor must stay
+/// open across `execveat` for the interpreter).
+pub fn check_fd(fd: std::os::fd::BorrowedFd<'_>, path: &Path) -> Result<bool, Error> {
+    let stat = rustix::fs::fstat(fd).map_err(|e| Error::StatProgram {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    let mut header = [0u8; HEADER_LEN];
+    let mut len = 0;
+    while len < header.len() {
+        match rustix::io::pread(fd, &mut header[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(rustix::io::Errno::INTR) => continue,
+            // An `O_PATH` descriptor (an execute-only file): its `#!` line cannot be read
+            // by us, nor by an interpreter running as the same user.
+            Err(rustix::io::Errno::BADF) => break,
+            Err(e) => {
+                return Err(Error::ReadHeader {
+                    path: path.to_path_buf(),
+                    source: e.into(),
+                })
+            }
+        }
+    }
+    let header = &header[..len];
+    let script = header.starts_with(b"#!");
+    let Some(me) = runtime_identity()? else {
+        return Ok(script);
+    };
+    if (FileId {
+        dev: stat.st_dev,
+        ino: stat.st_ino,
+    }) == me
+    {
+        return Err(Error::RuntimeBinary {
+            path: path.to_path_buf(),
+        });
+    }
+    if let Some(interp) = parse_shebang(header) {
+        check_chain(path, &interp, me, 1)?;
+    }
+    Ok(script)
+}
+
 /// [`check`] against an explicit identity (for tests and callers that know it).
 pub fn check_against(program: &Path, me: FileId) -> Result<(), Error> {
-    let mut current = program.to_path_buf();
-    for depth in 0..MAX_SCRIPT_DEPTH {
+    check_chain(program, program, me, 0)
+}
+
+/// Check `start` (level `first` of `program`'s chain) and the interpreters after it.
+fn check_chain(program: &Path, start: &Path, me: FileId, first: usize) -> Result<(), Error> {
+    let mut current = start.to_path_buf();
+    for depth in first..MAX_SCRIPT_DEPTH {
         let meta = std::fs::metadata(&current).map_err(|source| Error::StatProgram {
             path: current.clone(),
             source,
