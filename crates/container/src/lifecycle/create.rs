@@ -207,9 +207,12 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
     let cg_fd = cg.v2_dir_fd();
     let preserve_fds = opts.preserve_fds + listen_fds();
 
-    // Without a user namespace the init can move itself into its cgroup, cheaply (see
-    // `Manager::join_current`) and while the runtime goes on with the id maps.
-    let joins_itself = cg_fd.is_none() && !plan.has(LinuxNamespaceType::User);
+    // The init moves itself into its cgroup, cheaply (see `Manager::join_current`) and while
+    // the runtime goes on with the id maps. Also in a new user namespace: until the maps
+    // are written and it switches ids, the init still has the runtime's host uid 0, which
+    // owns the cgroup files (v1 asks no capability to move oneself). A rootless runtime
+    // moves it from outside, where it may.
+    let joins_itself = cg_fd.is_none() && !cg.is_rootless();
     let forked = fork_into(clone_flags, cg_fd.as_ref().map(|f| f.as_fd()))
         .map_err(sys("clone container init"))?;
     let (pid, pidfd) = match forked {
