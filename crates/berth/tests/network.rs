@@ -547,6 +547,27 @@ fn a_container_on_two_networks_reaches_both_and_keeps_them_apart() {
     ]);
     let r = env.run(&["network", "disconnect", &nb, "dual"]);
     assert_eq!(r.status.code(), Some(125), "not on that network any more");
+    // A stopped container only loses the network from its record.
+    env.ok(&[
+        "run",
+        "--name",
+        "off",
+        "--network",
+        &format!("{nb},{nc}"),
+        "--",
+        "true",
+    ]);
+    env.ok(&["network", "disconnect", &nb, "off"]);
+    let cfg = &env.inspect("off")["config"];
+    assert_eq!(cfg["network"]["bridge"], nc.as_str(), "{cfg}");
+    assert_eq!(
+        cfg["extra_networks"].as_array().map(Vec::len),
+        Some(0),
+        "{cfg}"
+    );
+    let r = env.run(&["network", "disconnect", &nb, "off"]);
+    assert_eq!(r.status.code(), Some(125));
+    env.ok(&["rm", "off"]);
     // rm removes every attachment: veths, leases; then the networks can go.
     let (_, veth_c) = addr(&nc);
     env.ok(&["rm", "-f", "dual", "reuse", "pa", "pb"]);

@@ -1,6 +1,6 @@
-//! Networks (crates/net): `network create|ls|inspect|rm`, and a container's endpoint on its
-//! bridge network (veth, address, published ports), attached before the container starts
-//! and detached when it stops.
+//! Networks (crates/net): `network create|ls|inspect|rm|connect|disconnect`, and a
+//! container's endpoints on its bridge networks (veth, address, published ports on the
+//! first), attached before the container starts and detached when it stops.
 
 use berth_net::{
     AttachOptions, Network, NetworkInfo, NetworkSpec, NetworkStore, Rule, DEFAULT_NETWORK,
@@ -204,6 +204,7 @@ impl Manager {
     /// `network disconnect NETWORK CONTAINER`: removes that interface, its rules, caps and
     /// lease. When it was the first network, the next one recorded becomes the first on
     /// the next start (the running container keeps its other interfaces as they are).
+    /// A stopped container only loses the network from its record.
     pub fn network_disconnect(&self, network: &str, container: &str) -> Result<()> {
         let rec = self.lookup(container)?;
         let store = self.networks()?;
@@ -212,7 +213,14 @@ impl Manager {
         } else {
             network.to_string()
         };
-        store.detach_from(&rec.id, &network)?;
+        let named =
+            |n: &String| n == &network || (network == DEFAULT_NETWORK && n == DEFAULT_ALIAS);
+        let configured = rec.config.extra_networks.iter().any(named)
+            || matches!(&rec.config.network, NetworkMode::Bridge(n) if named(n));
+        if rec.state == State::Running || !configured {
+            // A stopped container has no endpoint: only its record changes.
+            store.detach_from(&rec.id, &network)?;
+        }
         let updated = self.db.modify(&rec.id, |r| {
             let cfg = &mut r.config;
             cfg.extra_networks
