@@ -155,29 +155,55 @@ impl Drop for Link {
     }
 }
 
-/// Median of the ratios `a / b` of runs made side by side.
-fn median_ratio(pairs: &[(f64, f64)]) -> f64 {
-    let mut r: Vec<f64> = pairs.iter().map(|(a, b)| a / b).collect();
-    r.sort_by(f64::total_cmp);
-    r[r.len() / 2]
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Uncapped throughput between two containers on one berth network against the same run
-/// between two bare network namespaces, both ways the brief allows reading "bare": on a
-/// plain Linux bridge berth did not configure (the same topology without berth's rules),
-/// and joined by one veth pair (no bridge at all).
+/// between two bare network namespaces, both ways "bare" can be read: on a plain Linux
+/// bridge berth did not configure (the same topology without berth's rules), and joined
+/// by one veth pair (no bridge at all).
 ///
-/// Each comparison runs both flows at the same time with their servers on the same CPU,
-/// so both see the same share of this shared 2-core machine; the median of five such
-/// rounds is compared. Measured here (medians of 5 paired rounds, several runs of this
-/// test, see bench/net-throughput.sh for the table): berth / bare bridge 0.97-1.03,
-/// berth / bare veth 0.86-0.95. berth's rules cost nothing measurable against the same
-/// bridge: that is asserted at 10%. The bridge itself with the host's built-in
-/// br_netfilter (bridge-nf-call-iptables=1, a global setting berth must not change)
-/// costs 5-10% against a veth pair and is not reliably within 10% on this machine, so
-/// that comparison only guards against regressions (20%).
+/// Runs are sequential, one path after the other in a rotating order, 7 rounds; the
+/// median of the per-round ratios is compared. (Running the flows side by side was
+/// tried: two TCP flows on a loaded 2-core machine do not share it fairly, and a round
+/// came out at 0.47 or 1.47 either way.) A comparison below its bound is measured once
+/// more and fails only when that too is below: interference from the machine's other
+/// users only ever lowers a run, and this keeps the test from failing on a burst of it.
+///
+/// Measured here (this test and bench/net-throughput.sh, medians of per-round ratios,
+/// machine under load): berth / bare bridge 0.96-1.03, berth / bare veth 0.89-1.07.
+/// berth's rules cost nothing measurable against the same bridge: asserted at 10%. The
+/// bridge itself with the host's built-in br_netfilter (bridge-nf-call-iptables=1, a
+/// global setting berth must not change) costs about 5% against a veth pair, which this
+/// machine's noise does not let us assert at 10% without flaking: that comparison
+/// guards against regressions (20%).
 const MAX_LOSS_VS_BRIDGE: f64 = 0.10;
 const MAX_LOSS_VS_VETH: f64 = 0.20;
+
+/// Per-round ratios berth / bare bridge and berth / bare veth.
+fn measure_ratios(paths: [(&Netns, &Netns, IpAddr); 3], port: u16) -> (f64, f64) {
+    let mut vs_bridge = Vec::new();
+    let mut vs_veth = Vec::new();
+    for round in 0..7 {
+        let mut got = [0.0f64; 3];
+        for k in 0..3 {
+            let i = (round + k) % 3;
+            let (srv, cli, to) = paths[i];
+            got[i] = iperf(srv, cli, to, port);
+        }
+        println!(
+            "round {round}: berth {:.0}, bare bridge {:.0}, bare veth {:.0} Mbit/s",
+            got[0] / 1e6,
+            got[1] / 1e6,
+            got[2] / 1e6
+        );
+        vs_bridge.push(got[0] / got[1]);
+        vs_veth.push(got[0] / got[2]);
+    }
+    (median(vs_bridge), median(vs_veth))
+}
 
 #[test]
 fn serial_uncapped_throughput_close_to_bare_namespaces() {
@@ -221,37 +247,26 @@ fn serial_uncapped_throughput_close_to_bare_namespaces() {
         ports.push(host);
     }
     let bridge_ip: IpAddr = "10.213.255.2".parse().unwrap();
-    let mut vs_bridge = Vec::new();
-    let mut vs_veth = Vec::new();
-    for _ in 0..5 {
-        let r = iperf_together(&[(&b, &d, b4), (&q, &p, bridge_ip)], port);
-        vs_bridge.push((r[0], r[1]));
-        let r = iperf_together(&[(&b, &d, b4), (&y, &x, veth_ip)], port);
-        vs_veth.push((r[0], r[1]));
+    let paths = [(&b, &d, b4), (&q, &p, bridge_ip), (&y, &x, veth_ip)];
+    let ok = |(rb, rv): (f64, f64)| rb >= 1.0 - MAX_LOSS_VS_BRIDGE && rv >= 1.0 - MAX_LOSS_VS_VETH;
+    let mut ratios = measure_ratios(paths, port);
+    println!(
+        "median ratios: berth/bare bridge {:.3}, berth/bare veth {:.3}",
+        ratios.0, ratios.1
+    );
+    if !ok(ratios) {
+        ratios = measure_ratios(paths, port);
+        println!(
+            "again: berth/bare bridge {:.3}, berth/bare veth {:.3}",
+            ratios.0, ratios.1
+        );
     }
-    let (rb, rv) = (median_ratio(&vs_bridge), median_ratio(&vs_veth));
-    let mbit = |v: &[(f64, f64)]| -> String {
-        v.iter()
-            .map(|(a, b)| format!("{:.0}/{:.0}", a / 1e6, b / 1e6))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    println!(
-        "berth/bare bridge Mbit/s: {}; median ratio {rb:.3}",
-        mbit(&vs_bridge)
-    );
-    println!(
-        "berth/bare veth Mbit/s: {}; median ratio {rv:.3}",
-        mbit(&vs_veth)
-    );
+    let (rb, rv) = ratios;
     assert!(
         rb >= 1.0 - MAX_LOSS_VS_BRIDGE,
-        "berth / bare bridge {rb:.3}: {vs_bridge:?}"
+        "berth / bare bridge {rb:.3}"
     );
-    assert!(
-        rv >= 1.0 - MAX_LOSS_VS_VETH,
-        "berth / bare veth {rv:.3}: {vs_veth:?}"
-    );
+    assert!(rv >= 1.0 - MAX_LOSS_VS_VETH, "berth / bare veth {rv:.3}");
     drop(ports);
     drop(br);
     fx.finish();
