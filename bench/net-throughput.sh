@@ -34,6 +34,9 @@ NS=(bthb-$tag-a bthb-$tag-b bthb-$tag-c bthb-$tag-d)
 BR=bthb${tag}br
 NET=berth-test-nbench-$tag
 PORT=$((5300 + tag % 500))
+# Both ends of every run on one CPU (the last): a run's ends never land on one CPU in one
+# run and on two in the next, which on this machine varies more than the paths do.
+CPU=${CPU:-$(($(nproc) - 1))}
 
 cleanup() {
     set +e
@@ -88,11 +91,11 @@ in_ns() { ip netns exec "$1" "${@:2}"; }
 run() {
     local srv=$1 cli=$2 to=$3
     shift 3
-    $srv iperf3 -s -1 -p "$PORT" >/dev/null 2>&1 &
+    $srv taskset -c "$CPU" iperf3 -s -1 -p "$PORT" >/dev/null 2>&1 &
     local s=$!
     sleep 0.3
     local out
-    out=$($cli iperf3 -J -O 1 -t "$SECS" -p "$PORT" -c "$to" "$@" 2>/dev/null || true)
+    out=$($cli taskset -c "$CPU" iperf3 -J -O 1 -t "$SECS" -p "$PORT" -c "$to" "$@" 2>/dev/null || true)
     wait "$s" 2>/dev/null || true
     echo "$out" | python3 -c 'import json,sys
 try: print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6))
@@ -117,7 +120,7 @@ median() { tr ' ' '\n' | grep -v '^$' | grep -v nan | sort -g | awk '{a[NR]=$1} 
 veth=$(echo "${R["bare veth"]}" | median)
 bridge=$(echo "${R["bare bridge"]}" | median)
 echo
-echo "kernel $(uname -r), bridge-nf-call-iptables=$(sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || echo absent), ${SECS}s runs"
+echo "kernel $(uname -r), bridge-nf-call-iptables=$(sysctl -n net.bridge.bridge-nf-call-iptables 2>/dev/null || echo absent), ${SECS}s runs, both ends on CPU $CPU, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 # Ratios of medians, and medians of the per-round ratios (each round's runs are seconds
 # apart, so a round shares most of the machine's load at that time).
