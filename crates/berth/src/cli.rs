@@ -170,8 +170,22 @@ pub enum NetworkCommand {
     Inspect {
         names: Vec<String>,
     },
+    /// Refused while a container is attached to it.
     Rm {
         names: Vec<String>,
+    },
+    /// Attach a running container to one more network (its next interface, ethN).
+    Connect {
+        /// A fixed address on that network.
+        #[arg(long)]
+        ip: Option<String>,
+        network: String,
+        container: String,
+    },
+    /// Detach a container from one network (its interface there, rules, caps and lease).
+    Disconnect {
+        network: String,
+        container: String,
     },
     /// A running container's firewall rules.
     #[command(subcommand)]
@@ -281,9 +295,11 @@ pub struct CreateArgs {
     pub init: bool,
     /// `none` (own namespace with lo, the default), `host`, or a berth network's name
     /// (`default`: the default bridge network, created on first use), or `container:ID`
-    /// (share that running container's network namespace).
-    #[arg(long, default_value = "none")]
-    pub network: String,
+    /// (share that running container's network namespace). Repeatable, or comma-separated
+    /// (`--network a,b`): one interface per berth network, eth0, eth1, ... in order; the
+    /// default routes go through the first.
+    #[arg(long)]
+    pub network: Vec<String>,
     /// Default `private`: a user namespace with the container's own range of 65536 host
     /// ids (root inside is an unprivileged id outside; image and host files keep their
     /// owners through idmapped layers; `-v` volumes show host ids unmapped, so host-root
@@ -293,10 +309,11 @@ pub struct CreateArgs {
     /// user namespace (capabilities, seccomp and masked paths only).
     #[arg(long)]
     pub userns: Option<String>,
-    /// Publish a port: `[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]` (bridge networks).
+    /// Publish a port: `[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]` (bridge networks; to the
+    /// container's address on its first network).
     #[arg(short, long = "publish")]
     pub publish: Vec<String>,
-    /// A fixed address on the bridge network.
+    /// A fixed address on the (first) bridge network.
     #[arg(long)]
     pub ip: Option<String>,
     #[arg(long)]

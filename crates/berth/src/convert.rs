@@ -80,18 +80,7 @@ pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConf
         .iter()
         .map(|v| parse_volume(v))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let network = match a.network.as_str() {
-        "none" => NetworkMode::None,
-        "host" => NetworkMode::Host,
-        other if other.starts_with("container:") => {
-            let target = &other["container:".len()..];
-            if target.is_empty() {
-                bail!("--network container:ID needs a container's name or id");
-            }
-            NetworkMode::Container(target.to_string())
-        }
-        other => NetworkMode::Bridge(other.to_string()),
-    };
+    let (network, extra_networks) = parse_networks(&a.network)?;
     let publish = a
         .publish
         .iter()
@@ -169,6 +158,7 @@ pub fn run_config(a: &CreateArgs, raw_args: &[String]) -> anyhow::Result<RunConf
         init: a.init,
         network,
         userns_private,
+        extra_networks,
         publish,
         ip,
         mac,
@@ -211,6 +201,46 @@ fn parse_volume(v: &str) -> anyhow::Result<Volume> {
 }
 
 /// `[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]`; an IPv6 host address in brackets.
+/// `--network` values (repeated and/or comma-separated): one mode, or several berth
+/// networks (the first gets eth0 and the default routes).
+fn parse_networks(values: &[String]) -> anyhow::Result<(NetworkMode, Vec<String>)> {
+    let names: Vec<&str> = values.iter().flat_map(|v| v.split(',')).collect();
+    if names.is_empty() {
+        return Ok((NetworkMode::None, Vec::new()));
+    }
+    let mut bridges = Vec::new();
+    for name in &names {
+        match *name {
+            "" => bail!("--network: an empty network name in {values:?}"),
+            "none" | "host" => {}
+            n if n.starts_with("container:") => {}
+            n => {
+                if bridges.contains(&n.to_string()) {
+                    bail!("--network {n} given twice");
+                }
+                bridges.push(n.to_string());
+                continue;
+            }
+        }
+        if names.len() > 1 {
+            bail!("--network {name} cannot be combined with other networks");
+        }
+    }
+    let mode = match names[0] {
+        "none" => NetworkMode::None,
+        "host" => NetworkMode::Host,
+        other if other.starts_with("container:") => {
+            let target = &other["container:".len()..];
+            if target.is_empty() {
+                bail!("--network container:ID needs a container's name or id");
+            }
+            NetworkMode::Container(target.to_string())
+        }
+        _ => NetworkMode::Bridge(bridges.remove(0)),
+    };
+    Ok((mode, bridges))
+}
+
 fn parse_publish(p: &str) -> anyhow::Result<berth_net::PortMapping> {
     let (spec, proto) = match p.rsplit_once('/') {
         Some((s, "tcp")) => (s, berth_net::PortProto::Tcp),

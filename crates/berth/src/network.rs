@@ -51,14 +51,34 @@ pub fn run(m: &Manager, c: NetworkCommand) -> anyhow::Result<i32> {
             let mut out = Vec::new();
             for n in &names {
                 let info = m.network_inspect(n)?;
+                let containers: Vec<&str> = info
+                    .endpoints
+                    .iter()
+                    .map(|e| e.container_id.as_str())
+                    .collect();
                 out.push(serde_json::json!({
                     "network": serde_json::to_value(&info.network)?,
+                    "containers": containers,
                     "endpoints": serde_json::to_value(&info.endpoints)?,
                 }));
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         NetworkCommand::Rule(r) => rule(m, r)?,
+        NetworkCommand::Connect {
+            ip,
+            network,
+            container,
+        } => {
+            let ip = ip
+                .map(|s| s.parse().with_context(|| format!("--ip {s:?}")))
+                .transpose()?;
+            let att = m.network_connect(&network, &container, ip)?;
+            println!("{}", att.ifname);
+        }
+        NetworkCommand::Disconnect { network, container } => {
+            m.network_disconnect(&network, &container)?;
+        }
         NetworkCommand::Rm { names } => {
             return crate::containers::each(&names, |n| {
                 m.network_remove(n)?;

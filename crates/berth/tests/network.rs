@@ -345,3 +345,257 @@ fn bandwidth_caps_become_tc_qdiscs() {
     let i = qdisc(ifb);
     assert!(i.contains("tbf") && i.contains("rate 10Mbit"), "{i}");
 }
+
+/// Runs `cmd` in the network namespace of container `name`, from the host (the
+/// container's own /proc/sys is read-only).
+fn in_netns(env: &Env, name: &str, cmd: &str) -> bool {
+    let pid = env.inspect(name)["pid"].as_i64().unwrap().to_string();
+    std::process::Command::new("nsenter")
+        .args(["-t", &pid, "-n", "--", "sh", "-c", cmd])
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// Can container `from` fetch `http://ip:8080/f` (expecting `body`)?
+fn fetches(env: &Env, from: &str, ip: &str, body: &str) -> bool {
+    let url = format!("http://{ip}:8080/f");
+    let r = env.run(&[
+        "exec", from, "timeout", "2", "busybox", "wget", "-qO-", &url,
+    ]);
+    String::from_utf8_lossy(&r.stdout) == format!("{body}\n")
+}
+
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..30 {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+fn serve(env: &Env, name: &str, net: &str, ip: &str, body: &str) {
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        net,
+        "--ip",
+        ip,
+        "--",
+        "sh",
+        "-c",
+        &format!("mkdir -p /srv; echo {body} > /srv/f; exec busybox httpd -f -p 8080 -h /srv"),
+    ]);
+}
+
+fn link_exists(name: &str) -> bool {
+    std::path::Path::new(&format!("/sys/class/net/{name}")).exists()
+}
+
+#[test]
+fn a_container_on_two_networks_reaches_both_and_keeps_them_apart() {
+    let env = Env::new("netmulti");
+    let (na, nb, nc) = (unique("a"), unique("b"), unique("c"));
+    let (sa, pa) = subnet_and_prefix();
+    let (sb, pb) = subnet_and_prefix();
+    let (sc, pc) = subnet_and_prefix();
+    env.ok(&["network", "create", "--subnet", &sa, &na]);
+    env.ok(&["network", "create", "--subnet", &sb, &nb]);
+    env.ok(&["network", "create", "--subnet", &sc, &nc]);
+    let (peer_a, peer_b) = (format!("{pa}10"), format!("{pb}10"));
+    serve(&env, "pa", &na, &peer_a, "on-a");
+    serve(&env, "pb", &nb, &peer_b, "on-b");
+    // Repeated flag and podman's comma list.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dual",
+        "--network",
+        &na,
+        "--network",
+        &nb,
+        "--ip",
+        &format!("{pa}20"),
+        "--",
+        "sleep",
+        "300",
+    ]);
+    let dual_a = format!("{pa}20");
+    let dual_id = env.id("dual");
+    let addr = |net: &str| -> (String, String) {
+        let info: serde_json::Value =
+            serde_json::from_str(&env.ok(&["network", "inspect", net])).unwrap();
+        let containers = info[0]["containers"].as_array().unwrap();
+        assert!(containers.iter().any(|c| c == dual_id.as_str()), "{info}");
+        let ep = info[0]["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["container_id"] == dual_id.as_str())
+            .unwrap();
+        (
+            ep["ipv4"].as_str().unwrap().to_string(),
+            ep["host_veth"].as_str().unwrap().to_string(),
+        )
+    };
+    let (dual_b, veth_b) = addr(&nb);
+    let (got_a, veth_a) = addr(&na);
+    assert_eq!(got_a, dual_a, "--ip applies to the first network");
+    assert!(dual_b.starts_with(&pb), "{dual_b}");
+    // eth0 on A with the default route, eth1 on B.
+    let a4 = env.ok(&["exec", "dual", "ip", "-o", "-4", "addr"]);
+    assert!(a4.contains(&format!("eth0    inet {dual_a}/")), "{a4}");
+    assert!(a4.contains(&format!("eth1    inet {dual_b}/")), "{a4}");
+    let routes = env.ok(&["exec", "dual", "ip", "route"]);
+    assert!(
+        routes.contains(&format!("default via {pa}1 dev eth0")),
+        "{routes}"
+    );
+    assert_eq!(routes.matches("default").count(), 1, "{routes}");
+    let hosts = env.ok(&["exec", "dual", "cat", "/etc/hosts"]);
+    assert!(
+        hosts.contains(&format!("{dual_a}\t")) && hosts.contains(&format!("{dual_b}\t")),
+        "{hosts}"
+    );
+    // TCP to a peer on each network.
+    assert!(
+        eventually(|| fetches(&env, "dual", &peer_a, "on-a")),
+        "dual -> A"
+    );
+    assert!(
+        eventually(|| fetches(&env, "dual", &peer_b, "on-b")),
+        "dual -> B"
+    );
+    // The peers cannot reach each other: not directly...
+    assert!(!fetches(&env, "pa", &peer_b, "on-b"), "A -> B directly");
+    // ...nor routed through the dual-homed container, even when it forwards and both
+    // peers route the other's subnet through it: anti-spoofing on its veths drops what
+    // it sends from an address that is not its own.
+    assert!(in_netns(
+        &env,
+        "dual",
+        "echo 1 > /proc/sys/net/ipv4/ip_forward"
+    ));
+    assert!(in_netns(
+        &env,
+        "pa",
+        &format!("ip route add {sb} via {dual_a}")
+    ));
+    assert!(in_netns(
+        &env,
+        "pb",
+        &format!("ip route add {sa} via {dual_b}")
+    ));
+    assert!(!fetches(&env, "pa", &peer_b, "on-b"), "A -> B through dual");
+    assert!(!fetches(&env, "pb", &peer_a, "on-a"), "B -> A through dual");
+    // Control: the dual-homed container does forward. Relaying as itself (DNAT to the
+    // peer on B and masquerade: its own addresses on both sides, as a proxy would) passes;
+    // that relay is the container's own choice, like running a proxy.
+    let relay = format!(
+        "nft add table ip berth-test-relay && nft 'add chain ip berth-test-relay pre {{ type nat hook prerouting priority dstnat; }}' && nft 'add chain ip berth-test-relay post {{ type nat hook postrouting priority srcnat; }}' && nft add rule ip berth-test-relay pre iifname eth0 tcp dport 8080 dnat to {peer_b} && nft add rule ip berth-test-relay post oifname eth1 masquerade"
+    );
+    assert!(in_netns(&env, "dual", &relay));
+    assert!(
+        eventually(|| fetches(&env, "pa", &dual_a, "on-b")),
+        "relayed by dual"
+    );
+    // A network in use cannot be removed; the error names the container.
+    let r = env.run(&["network", "rm", &nb]);
+    assert_eq!(r.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains(&dual_id),
+        "{r:?}"
+    );
+    // Connect to a third network live, with a fixed address: eth2.
+    let dual_c = format!("{pc}30");
+    assert_eq!(
+        env.ok(&["network", "connect", "--ip", &dual_c, &nc, "dual"])
+            .trim(),
+        "eth2"
+    );
+    let a4 = env.ok(&["exec", "dual", "ip", "-o", "-4", "addr"]);
+    assert!(a4.contains(&format!("eth2    inet {dual_c}/")), "{a4}");
+    assert!(env
+        .ok(&["exec", "dual", "cat", "/etc/hosts"])
+        .contains(&format!("{dual_c}\t")));
+    // Disconnect B live: eth1 and its veth go, the address is free for a new container.
+    env.ok(&["network", "disconnect", &nb, "dual"]);
+    let a4 = env.ok(&["exec", "dual", "ip", "-o", "-4", "addr"]);
+    assert!(!a4.contains("eth1"), "{a4}");
+    assert!(!link_exists(&veth_b));
+    assert!(!env
+        .ok(&["exec", "dual", "cat", "/etc/hosts"])
+        .contains(&format!("{dual_b}\t")));
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "reuse",
+        "--network",
+        &nb,
+        "--ip",
+        &dual_b,
+        "--",
+        "sleep",
+        "300",
+    ]);
+    let r = env.run(&["network", "disconnect", &nb, "dual"]);
+    assert_eq!(r.status.code(), Some(125), "not on that network any more");
+    // A stopped container only loses the network from its record.
+    env.ok(&[
+        "run",
+        "--name",
+        "off",
+        "--network",
+        &format!("{nb},{nc}"),
+        "--",
+        "true",
+    ]);
+    env.ok(&["network", "disconnect", &nb, "off"]);
+    let cfg = &env.inspect("off")["config"];
+    assert_eq!(cfg["network"]["bridge"], nc.as_str(), "{cfg}");
+    assert_eq!(
+        cfg["extra_networks"].as_array().map(Vec::len),
+        Some(0),
+        "{cfg}"
+    );
+    let r = env.run(&["network", "disconnect", &nb, "off"]);
+    assert_eq!(r.status.code(), Some(125));
+    env.ok(&["rm", "off"]);
+    // rm removes every attachment: veths, leases; then the networks can go.
+    let (_, veth_c) = addr(&nc);
+    env.ok(&["rm", "-f", "dual", "reuse", "pa", "pb"]);
+    assert!(!link_exists(&veth_a) && !link_exists(&veth_c));
+    for n in [&na, &nb, &nc] {
+        let info: serde_json::Value =
+            serde_json::from_str(&env.ok(&["network", "inspect", n])).unwrap();
+        assert_eq!(info[0]["endpoints"].as_array().unwrap().len(), 0, "{info}");
+        env.ok(&["network", "rm", n]);
+    }
+}
+
+#[test]
+fn bad_network_lists_are_refused() {
+    let env = Env::new("netlist");
+    for (args, what) in [
+        (vec!["--network", "host,x"], "host"),
+        (vec!["--network", "a", "--network", "none"], "none"),
+        (vec!["--network", "a,a"], "twice"),
+        (vec!["--network", "a,"], "empty"),
+    ] {
+        let mut full = vec!["run"];
+        full.extend(args.iter().copied());
+        full.extend(["--", "true"]);
+        let r = env.run(&full);
+        assert_eq!(r.status.code(), Some(125), "{args:?}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains(what), "{args:?}: {err}");
+    }
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+}

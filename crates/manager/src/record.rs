@@ -77,6 +77,9 @@ pub struct RunConfig {
     /// Run a tiny reaper as pid 1 (the berth binary's init mode) in front of the command.
     pub init: bool,
     pub network: NetworkMode,
+    /// With `NetworkMode::Bridge`: the further berth networks (`--network a --network b`,
+    /// `network connect`), attached after the first as eth1, eth2, ...
+    pub extra_networks: Vec<String>,
     /// A user namespace with the container's own id range (the CLI's default; false for
     /// `--userns host`). See `userns`.
     pub userns_private: bool,

@@ -9,14 +9,10 @@ use crate::netlink::Netlink;
 use crate::{names, netns, nft, sysctl, tc, Attachment, Error, MacAddr, Network};
 
 /// Creates everything of an endpoint whose record is already written. On error the
-/// caller runs `teardown`.
-pub fn wire(
-    nl: &Netlink,
-    net: &Network,
-    att: &Attachment,
-    short: &str,
-    netns_path: &Path,
-) -> Result<(), Error> {
+/// caller runs `teardown`. Only slot 0 (the container's first network) gets default routes;
+/// the others reach their own subnet through its connected route.
+pub fn wire(nl: &Netlink, net: &Network, att: &Attachment, netns_path: &Path) -> Result<(), Error> {
+    let short = &names::endpoint_key(&att.container_id, att.slot);
     // Anti-spoofing elements exist before the port joins the bridge: no window in
     // which the container could send from another address.
     nft::apply(
@@ -40,6 +36,7 @@ pub fn wire(
         peer,
         ifname: att.ifname.clone(),
         mac: att.mac,
+        default_route: att.slot == 0,
         v4: match (att.ipv4, net.subnet_v4, net.gateway_v4) {
             (Some(ip), Some(s), Some(gw)) => Some((ip, s.prefix_len(), gw)),
             _ => None,
@@ -68,6 +65,7 @@ struct Inside {
     peer: String,
     ifname: String,
     mac: MacAddr,
+    default_route: bool,
     v4: Option<(Ipv4Addr, u8, Ipv4Addr)>,
     v6: Option<(Ipv6Addr, u8, Ipv6Addr)>,
 }
@@ -89,6 +87,9 @@ impl Inside {
             nl.add_address(index, name, ip.into(), prefix)?;
         }
         nl.set_up(index, name)?;
+        if !self.default_route {
+            return Ok(());
+        }
         if let Some((_, _, gw)) = self.v4 {
             nl.add_default_route(index, name, gw.into())?;
         }
@@ -101,7 +102,7 @@ impl Inside {
 
 /// Removes everything an endpoint may have created; each step tolerates absence.
 pub fn teardown(nl: &Netlink, net: Option<&Network>, att: &Attachment) -> Result<(), Error> {
-    let short = names::container_short(&att.container_id);
+    let short = names::endpoint_key(&att.container_id, att.slot);
     nl.delete_link(&att.host_veth)?;
     nl.delete_link(&format!("{}{short}", names::PEER_PREFIX))?;
     if let Some(ifb) = &att.ifb {

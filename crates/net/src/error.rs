@@ -125,6 +125,16 @@ pub enum Error {
     AlreadyAttached { container: String, network: String },
     #[error("container {0} is not attached to any network")]
     NotAttached(String),
+    #[error("container {container} is not attached to network {network}")]
+    NotOnNetwork { container: String, network: String },
+    #[error("container {container} is on {max} networks already, the most it can be on")]
+    TooManyNetworks { container: String, max: u32 },
+    #[error("container {container} already has an interface {ifname} (on network {network})")]
+    IfnameTaken {
+        ifname: String,
+        container: String,
+        network: String,
+    },
     #[error(
         "host interface name {veth} for container {container} is already used by container {other}"
     )]
@@ -133,7 +143,9 @@ pub enum Error {
         container: String,
         other: String,
     },
-    #[error("network {network} still has containers attached: {containers:?}")]
+    #[error(
+        "network {network} is in use by containers {containers:?}: disconnect or remove them first"
+    )]
     NetworkInUse {
         network: String,
         containers: Vec<String>,

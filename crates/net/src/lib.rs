@@ -5,7 +5,9 @@
 //! `bridge berth` for anti-spoofing, per-container rules and isolation). Attaching a
 //! container creates a veth pair (host side `bthv-...`), moves the other end into the
 //! container's network namespace, gives it addresses from the network's IPAM and default
-//! routes, publishes ports through DNAT maps and caps bandwidth with tc. Everything is
+//! routes, publishes ports through DNAT maps and caps bandwidth with tc. A container may
+//! be attached to several networks: one endpoint (slot, veth, lease, chains, caps) per
+//! network, the default routes through slot 0 (`eth0`) only. Everything is
 //! recorded under the store's root, written atomically under a lock, so a crash can be
 //! cleaned up by `gc`.
 

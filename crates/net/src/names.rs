@@ -94,6 +94,23 @@ pub fn container_short(id: &str) -> String {
         .collect()
 }
 
+/// Most networks one container can be attached to (slots 0-9: one digit in the names).
+pub const MAX_ATTACHMENTS: u32 = 10;
+
+/// The per-attachment part of host-side interface and chain names: `container_short` for
+/// slot 0 (the names of single-network containers), else its first 8 characters, `_` and
+/// the slot digit, so that every attachment of a container gets its own veth, ifb and
+/// chains within the 15-byte limit.
+pub fn endpoint_key(id: &str, slot: u32) -> String {
+    let short = container_short(id);
+    if slot == 0 {
+        short
+    } else {
+        let head: String = short.chars().take(8).collect();
+        format!("{head}_{slot}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +120,10 @@ mod tests {
         let short = container_short("0123456789abcdef0123");
         assert_eq!(short, "0123456789");
         assert!(format!("{VETH_PREFIX}{short}").len() <= IFNAMSIZ_MAX);
+        assert_eq!(endpoint_key("0123456789abcdef0123", 0), short);
+        let k = endpoint_key("0123456789abcdef0123", MAX_ATTACHMENTS - 1);
+        assert_eq!(k, "01234567_9");
+        assert!(format!("{VETH_PREFIX}{k}").len() <= IFNAMSIZ_MAX);
         let bridge = default_bridge("a-very-long-network-name-indeed");
         assert!(bridge.len() <= IFNAMSIZ_MAX);
         check_bridge_name(&bridge).unwrap();

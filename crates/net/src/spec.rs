@@ -160,13 +160,14 @@ impl fmt::Display for Rule {
 }
 
 /// How to wire one container into a network.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttachOptions {
     /// A fixed address (IPv4 or IPv6); the next free one of each subnet otherwise.
     pub ip: Option<IpAddr>,
     pub mac: Option<MacAddr>,
-    /// Interface name inside the container.
-    pub ifname: String,
+    /// Interface name inside the container; `eth<N>` when unset, N the attachment's slot
+    /// (0 for the container's first network, then the lowest number not in use).
+    pub ifname: Option<String>,
     pub publish: Vec<PortMapping>,
     /// Cap on what the container sends, bit/s.
     pub egress_bps: Option<u64>,
@@ -175,25 +176,16 @@ pub struct AttachOptions {
     pub firewall: Vec<Rule>,
 }
 
-impl Default for AttachOptions {
-    fn default() -> Self {
-        AttachOptions {
-            ip: None,
-            mac: None,
-            ifname: "eth0".into(),
-            publish: Vec::new(),
-            egress_bps: None,
-            ingress_bps: None,
-            firewall: Vec::new(),
-        }
-    }
-}
-
 /// One container's endpoint on a network, as recorded (this record is also its IP lease).
+/// A container may have several, one per network, each with its own slot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     pub container_id: String,
     pub network: String,
+    /// 0 for the container's first attachment (the one with the default routes), then the
+    /// lowest number free when attached. Part of the host-side names (`names::endpoint_key`).
+    #[serde(default)]
+    pub slot: u32,
     pub ifname: String,
     /// Host side of the veth pair, a port of the network's bridge.
     pub host_veth: String,

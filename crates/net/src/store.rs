@@ -47,10 +47,38 @@ impl NetworkStore {
         self.root.join("networks").join(format!("{name}.json"))
     }
 
-    fn ep_path(&self, container_id: &str) -> PathBuf {
+    /// The record (the lease) of one attachment: `endpoints/<container>@<network>.json`.
+    fn ep_path(&self, container_id: &str, network: &str) -> PathBuf {
+        self.root
+            .join("endpoints")
+            .join(format!("{container_id}@{network}.json"))
+    }
+
+    /// Where records of single-network berth put a container's one endpoint.
+    fn legacy_ep_path(&self, container_id: &str) -> PathBuf {
         self.root
             .join("endpoints")
             .join(format!("{container_id}.json"))
+    }
+
+    fn remove_ep(&self, att: &Attachment) -> Result<(), Error> {
+        records::remove(&self.ep_path(&att.container_id, &att.network))?;
+        let legacy = self.legacy_ep_path(&att.container_id);
+        if records::read::<Attachment>(&legacy)?.is_some_and(|a| a.network == att.network) {
+            records::remove(&legacy)?;
+        }
+        Ok(())
+    }
+
+    /// The container's attachments, by slot.
+    fn attachments_locked(&self, container_id: &str) -> Result<Vec<Attachment>, Error> {
+        let mut out: Vec<Attachment> = self
+            .endpoints()?
+            .into_iter()
+            .filter(|a| a.container_id == container_id)
+            .collect();
+        out.sort_by_key(|a| a.slot);
+        Ok(out)
     }
 
     fn networks(&self) -> Result<Vec<Network>, Error> {
@@ -251,7 +279,7 @@ impl NetworkStore {
     }
 
     /// Removes the bridge, the network's nft chains and its record; refuses while
-    /// containers are attached.
+    /// containers are attached (whichever of their networks it is).
     pub fn remove(&self, name: &str) -> Result<(), Error> {
         let _lock = self.lock()?;
         let net = self.network(name)?;
@@ -272,13 +300,22 @@ impl NetworkStore {
         records::remove(&self.net_path(name))
     }
 
-    /// The endpoint of a container, if attached.
+    /// The container's first endpoint (lowest slot: the one with the default routes), if
+    /// attached.
     pub fn attachment(&self, container_id: &str) -> Result<Option<Attachment>, Error> {
-        names::check_container_id(container_id)?;
-        let _lock = self.lock()?;
-        records::read(&self.ep_path(container_id))
+        Ok(self.attachments(container_id)?.into_iter().next())
     }
 
+    /// Every endpoint of a container, by slot (`eth0`, `eth1`, ...).
+    pub fn attachments(&self, container_id: &str) -> Result<Vec<Attachment>, Error> {
+        names::check_container_id(container_id)?;
+        let _lock = self.lock()?;
+        self.attachments_locked(container_id)
+    }
+
+    /// Attaches the container (its network namespace at `netns`) to `network`, in addition
+    /// to the networks it is on already: a new slot, its own veth, lease, anti-spoofing
+    /// elements, rule chains and caps. Refused when already on that network.
     pub fn attach(
         &self,
         network: &str,
@@ -287,18 +324,38 @@ impl NetworkStore {
         opts: &AttachOptions,
     ) -> Result<Attachment, Error> {
         names::check_container_id(container_id)?;
-        names::check_ifname(&opts.ifname)?;
+        if let Some(ifname) = &opts.ifname {
+            names::check_ifname(ifname)?;
+        }
         let _lock = self.lock()?;
         let net = self.network(network)?;
         let endpoints = self.endpoints()?;
-        if let Some(a) = endpoints.iter().find(|a| a.container_id == container_id) {
+        let mine: Vec<&Attachment> = endpoints
+            .iter()
+            .filter(|a| a.container_id == container_id)
+            .collect();
+        if let Some(a) = mine.iter().find(|a| a.network == net.name) {
             return Err(Error::AlreadyAttached {
                 container: container_id.into(),
                 network: a.network.clone(),
             });
         }
-        let short = names::container_short(container_id);
-        let host_veth = format!("{}{short}", names::VETH_PREFIX);
+        let slot = (0..names::MAX_ATTACHMENTS)
+            .find(|s| mine.iter().all(|a| a.slot != *s))
+            .ok_or_else(|| Error::TooManyNetworks {
+                container: container_id.into(),
+                max: names::MAX_ATTACHMENTS,
+            })?;
+        let ifname = opts.ifname.clone().unwrap_or_else(|| format!("eth{slot}"));
+        if let Some(a) = mine.iter().find(|a| a.ifname == ifname) {
+            return Err(Error::IfnameTaken {
+                ifname,
+                container: container_id.into(),
+                network: a.network.clone(),
+            });
+        }
+        let key = names::endpoint_key(container_id, slot);
+        let host_veth = format!("{}{key}", names::VETH_PREFIX);
         if let Some(other) = endpoints.iter().find(|a| a.host_veth == host_veth) {
             return Err(Error::VethNameTaken {
                 veth: host_veth,
@@ -306,10 +363,10 @@ impl NetworkStore {
                 other: other.container_id.clone(),
             });
         }
-        let peer = format!("{}{short}", names::PEER_PREFIX);
+        let peer = format!("{}{key}", names::PEER_PREFIX);
         let ifb = opts
             .egress_bps
-            .map(|_| format!("{}{short}", names::IFB_PREFIX));
+            .map(|_| format!("{}{key}", names::IFB_PREFIX));
         let nl = Netlink::open()?;
         for name in [Some(&host_veth), Some(&peer), ifb.as_ref()]
             .into_iter()
@@ -334,7 +391,8 @@ impl NetworkStore {
         let att = Attachment {
             container_id: container_id.into(),
             network: net.name.clone(),
-            ifname: opts.ifname.clone(),
+            slot,
+            ifname,
             host_veth,
             ifb,
             mac,
@@ -346,29 +404,48 @@ impl NetworkStore {
             firewall: opts.firewall.clone(),
         };
         // The lease first: from here on a crash leaves a record for `gc`.
-        records::write(&self.ep_path(container_id), &att)?;
-        if let Err(e) = endpoint::wire(&nl, &net, &att, &short, netns) {
+        let path = self.ep_path(container_id, &net.name);
+        records::write(&path, &att)?;
+        if let Err(e) = endpoint::wire(&nl, &net, &att, netns) {
             let _ = endpoint::teardown(&nl, Some(&net), &att);
-            let _ = records::remove(&self.ep_path(container_id));
+            let _ = records::remove(&path);
             return Err(e);
         }
         Ok(att)
     }
 
-    /// Removes the container's veth, rules, qdiscs and lease; succeeds when not attached.
+    /// Removes every endpoint of the container (veths, rules, qdiscs, leases); succeeds
+    /// when not attached.
     pub fn detach(&self, container_id: &str) -> Result<(), Error> {
         names::check_container_id(container_id)?;
         let _lock = self.lock()?;
-        self.detach_locked(container_id)
+        for att in self.attachments_locked(container_id)? {
+            self.detach_one(&att)?;
+        }
+        Ok(())
     }
 
-    fn detach_locked(&self, container_id: &str) -> Result<(), Error> {
-        let Some(att) = records::read::<Attachment>(&self.ep_path(container_id))? else {
-            return Ok(());
-        };
+    /// Removes the container's endpoint on `network` only; an error when it has none.
+    pub fn detach_from(&self, container_id: &str, network: &str) -> Result<Attachment, Error> {
+        names::check_container_id(container_id)?;
+        names::check_network_name(network)?;
+        let _lock = self.lock()?;
+        let att = self
+            .attachments_locked(container_id)?
+            .into_iter()
+            .find(|a| a.network == network)
+            .ok_or_else(|| Error::NotOnNetwork {
+                container: container_id.into(),
+                network: network.into(),
+            })?;
+        self.detach_one(&att)?;
+        Ok(att)
+    }
+
+    fn detach_one(&self, att: &Attachment) -> Result<(), Error> {
         let net = records::read::<Network>(&self.net_path(&att.network))?;
-        endpoint::teardown(&Netlink::open()?, net.as_ref(), &att)?;
-        records::remove(&self.ep_path(container_id))
+        endpoint::teardown(&Netlink::open()?, net.as_ref(), att)?;
+        self.remove_ep(att)
     }
 
     pub fn add_rule(&self, container_id: &str, rule: Rule) -> Result<(), Error> {
@@ -393,6 +470,8 @@ impl NetworkStore {
         })
     }
 
+    /// The rules are the container's: every attachment carries the same list and gets it
+    /// applied to its own chains.
     fn change_rules(
         &self,
         container_id: &str,
@@ -400,16 +479,38 @@ impl NetworkStore {
     ) -> Result<(), Error> {
         names::check_container_id(container_id)?;
         let _lock = self.lock()?;
-        let path = self.ep_path(container_id);
-        let mut att: Attachment =
-            records::read(&path)?.ok_or_else(|| Error::NotAttached(container_id.into()))?;
-        change(&mut att.firewall)?;
-        let short = names::container_short(container_id);
-        nft::apply(
-            &format!("set rules of {container_id}"),
-            &nft::set_rules(&att, &short),
-        )?;
-        records::write(&path, &att)
+        let atts = self.attachments_locked(container_id)?;
+        let Some(first) = atts.first() else {
+            return Err(Error::NotAttached(container_id.into()));
+        };
+        let mut rules = first.firewall.clone();
+        change(&mut rules)?;
+        let mut script = String::new();
+        for att in &atts {
+            let att = Attachment {
+                firewall: rules.clone(),
+                ..att.clone()
+            };
+            script.push_str(&nft::set_rules(
+                &att,
+                &names::endpoint_key(container_id, att.slot),
+            ));
+        }
+        nft::apply(&format!("set rules of {container_id}"), &script)?;
+        for att in atts {
+            let path = self.ep_path(container_id, &att.network);
+            let att = Attachment {
+                firewall: rules.clone(),
+                ..att
+            };
+            records::write(&path, &att)?;
+            // A record from before several networks: rewritten under the new name.
+            let legacy = self.legacy_ep_path(container_id);
+            if records::read::<Attachment>(&legacy)?.is_some_and(|a| a.network == att.network) {
+                records::remove(&legacy)?;
+            }
+        }
+        Ok(())
     }
 
     /// After a crash: removes the endpoints of containers that `live` says are gone (their
@@ -420,8 +521,10 @@ impl NetworkStore {
         let mut removed = Vec::new();
         for att in self.endpoints()? {
             if !live(&att.container_id) {
-                self.detach_locked(&att.container_id)?;
-                removed.push(att.container_id);
+                self.detach_one(&att)?;
+                if !removed.contains(&att.container_id) {
+                    removed.push(att.container_id);
+                }
             }
         }
         let nl = Netlink::open()?;

@@ -156,3 +156,153 @@ fn parallel_attaches_from_separate_store_handles_get_distinct_addresses() {
     assert_eq!((v4.len(), v6.len(), macs.len()), (4, 4, 4), "{eps:?}");
     fx.finish();
 }
+
+/// A container on two networks: one slot each (eth0 with the default route, eth1), the
+/// caps and rules on both, its own lease on each; `rule add` reaches both; gc after a
+/// crash removes both attachments' veths, ifbs, chains and leases.
+#[test]
+fn several_attachments_are_wired_and_collected_together() {
+    use berth_net::{Action, Direction, Proto, Rule};
+    let mut fx = Fixture::new();
+    let (n1, n2) = (fx.network(1, |_| {}), fx.network(2, |_| {}));
+    let a = fx.netns();
+    let opts = AttachOptions {
+        egress_bps: Some(50_000_000),
+        ingress_bps: Some(40_000_000),
+        ..AttachOptions::default()
+    };
+    let e1 = fx.attach(&n1, &fx.cid(1), &a, opts.clone());
+    let e2 = fx.attach(&n2, &fx.cid(1), &a, opts.clone());
+    assert_eq!((e1.slot, e1.ifname.as_str()), (0, "eth0"));
+    assert_eq!((e2.slot, e2.ifname.as_str()), (1, "eth1"));
+    assert_ne!(e1.host_veth, e2.host_veth);
+    assert_ne!(e1.ifb, e2.ifb);
+    let addrs = a.exec("ip -o -4 addr");
+    assert!(
+        addrs.contains(&format!("eth0    inet {}/", e1.ipv4.unwrap())),
+        "{addrs}"
+    );
+    assert!(
+        addrs.contains(&format!("eth1    inet {}/", e2.ipv4.unwrap())),
+        "{addrs}"
+    );
+    let routes = a.exec("ip route; ip -6 route");
+    assert_eq!(
+        routes.matches("default").count(),
+        2,
+        "v4 and v6 via eth0: {routes}"
+    );
+    assert!(
+        !routes
+            .lines()
+            .any(|l| l.starts_with("default") && l.contains("eth1")),
+        "{routes}"
+    );
+    for e in [&e1, &e2] {
+        let q = sh(&format!("tc qdisc show dev {}", e.host_veth));
+        assert!(q.contains("tbf") && q.contains("rate 40Mbit"), "{q}");
+        let q = sh(&format!("tc qdisc show dev {}", e.ifb.as_ref().unwrap()));
+        assert!(q.contains("tbf") && q.contains("rate 50Mbit"), "{q}");
+    }
+    // The same network twice is refused; the store lists both, by slot.
+    let err = fx
+        .store
+        .attach(&n2.name, &fx.cid(1), &a.path, &opts)
+        .unwrap_err();
+    assert!(
+        matches!(err, berth_net::Error::AlreadyAttached { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        fx.store.attachments(&fx.cid(1)).unwrap(),
+        vec![e1.clone(), e2.clone()]
+    );
+    // A rule is the container's: both attachments' chains get it.
+    let rule = Rule {
+        action: Action::Deny,
+        direction: Direction::In,
+        peer: None,
+        proto: Some(Proto::Tcp),
+        port: Some(4242),
+    };
+    fx.store.add_rule(&fx.cid(1), rule).unwrap();
+    let bridge_table = sh("nft list table bridge berth");
+    let key = |e: &berth_net::Attachment| e.host_veth.trim_start_matches("bthv-").to_string();
+    for e in [&e1, &e2] {
+        let chain = format!("chain c-{}-in", key(e));
+        let body = bridge_table
+            .split(&chain)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{chain}: {bridge_table}"));
+        let body = body.split('}').next().unwrap();
+        assert!(body.contains("tcp dport 4242 drop"), "{chain}: {body}");
+    }
+    for att in fx.store.attachments(&fx.cid(1)).unwrap() {
+        assert_eq!(att.firewall, vec![rule]);
+    }
+    // Crash: gc removes both.
+    sh(&format!("ip netns del {}", a.name));
+    assert_eq!(fx.store.gc(&|id| id != fx.cid(1)).unwrap(), vec![fx.cid(1)]);
+    assert!(fx.store.attachments(&fx.cid(1)).unwrap().is_empty());
+    let links = sh("ip -o link");
+    for e in [&e1, &e2] {
+        assert!(!links.contains(&format!("{}:", e.host_veth)), "{links}");
+        assert!(
+            !links.contains(&format!("{}:", e.ifb.as_ref().unwrap())),
+            "{links}"
+        );
+    }
+    let ruleset = sh("nft list ruleset");
+    assert!(
+        !ruleset.contains(&key(&e1)) && !ruleset.contains(&key(&e2)),
+        "{ruleset}"
+    );
+    // Both leases are free again.
+    let b = fx.netns();
+    assert_eq!(
+        fx.attach(&n2, &fx.cid(2), &b, AttachOptions::default())
+            .ipv4,
+        e2.ipv4
+    );
+    fx.finish();
+}
+
+/// `detach_from` removes one attachment only and frees its slot for the next attach.
+#[test]
+fn detach_from_one_network_keeps_the_others() {
+    let mut fx = Fixture::new();
+    let (n1, n2, n3) = (
+        fx.network(1, |_| {}),
+        fx.network(2, |_| {}),
+        fx.network(3, |_| {}),
+    );
+    let a = fx.netns();
+    let e1 = fx.attach(&n1, &fx.cid(1), &a, AttachOptions::default());
+    let e2 = fx.attach(&n2, &fx.cid(1), &a, AttachOptions::default());
+    let gone = fx.store.detach_from(&fx.cid(1), &n2.name).unwrap();
+    assert_eq!(gone, e2);
+    assert!(!a.exec("ip -o link").contains("eth1"));
+    assert!(!sh("ip -o link").contains(&format!("{}:", e2.host_veth)));
+    let err = fx.store.detach_from(&fx.cid(1), &n2.name).unwrap_err();
+    assert!(
+        matches!(err, berth_net::Error::NotOnNetwork { .. }),
+        "{err}"
+    );
+    assert_eq!(fx.store.attachments(&fx.cid(1)).unwrap(), vec![e1.clone()]);
+    // The freed slot is reused; the address on n2 is free for another container.
+    let e3 = fx.attach(&n3, &fx.cid(1), &a, AttachOptions::default());
+    assert_eq!((e3.slot, e3.ifname.as_str()), (1, "eth1"));
+    let b = fx.netns();
+    assert_eq!(
+        fx.attach(&n2, &fx.cid(2), &b, AttachOptions::default())
+            .ipv4,
+        e2.ipv4
+    );
+    // The network still used is not removable.
+    let err = fx.store.remove(&n1.name).unwrap_err();
+    assert!(
+        matches!(err, berth_net::Error::NetworkInUse { .. }),
+        "{err}"
+    );
+    fx.finish();
+}

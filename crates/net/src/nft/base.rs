@@ -68,6 +68,7 @@ add rule bridge {t} spoof iifname . ether saddr != @macs drop
 add rule bridge {t} spoof ether type arp iifname . arp saddr ip != @addrs4 drop
 add rule bridge {t} spoof ether type arp iifname . arp saddr ether != @macs drop
 add rule bridge {t} spoof ether type ip iifname . ip saddr != @addrs4 drop
+add rule bridge {t} spoof ether type ip return
 add rule bridge {t} spoof ether type ip6 ip6 saddr :: icmpv6 type nd-neighbor-solicit return
 add rule bridge {t} spoof ether type ip6 iifname . ip6 saddr != @addrs6 drop
 add rule bridge {t} spoof icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @nd6 drop

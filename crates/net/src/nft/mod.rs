@@ -126,6 +126,7 @@ mod tests {
         let a = Attachment {
             container_id: "unit1".into(),
             network: "n".into(),
+            slot: 0,
             ifname: "eth0".into(),
             host_veth: "bthv-unit1".into(),
             ifb: None,
