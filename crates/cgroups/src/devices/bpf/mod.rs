@@ -12,8 +12,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use super::Rule;
-use berth_sys::bpf as sys;
 use crate::Error;
+use berth_sys::bpf as sys;
 
 const LICENSE: &CStr = c"Apache-2.0";
 
