@@ -127,10 +127,7 @@ fn check_dir(dir: &Path) -> Result<(), Error> {
 /// the same profile, else compiled and stored there (atomically: written aside, renamed).
 pub fn load_or_compile(dir: &Path, s: &LinuxSeccomp) -> Result<CompiledSeccomp, Error> {
     check_dir(dir)?;
-    // The key is the compiler's identity and the profile: a program compiled by another
-    // build of berth (whose translation may differ) is never reused.
-    let mut profile = compiler_identity();
-    serde_json::to_writer(&mut profile, s).map_err(Error::CacheKey)?;
+    let profile = cache_key(s)?;
     let path = dir.join(format!("{:016x}.bpf", fnv1a(&profile)));
     match std::fs::OpenOptions::new()
         .read(true)
@@ -154,6 +151,15 @@ pub fn load_or_compile(dir: &Path, s: &LinuxSeccomp) -> Result<CompiledSeccomp, 
     let compiled = compile_seccomp(s)?;
     store(dir, &path, &encode(&profile, &compiled))?;
     Ok(compiled)
+}
+
+/// What an entry is looked up by and must match exactly: the compiler's identity and the
+/// profile, so a program compiled by another build of berth (whose translation may
+/// differ) is never reused.
+fn cache_key(s: &LinuxSeccomp) -> Result<Vec<u8>, Error> {
+    let mut key = compiler_identity();
+    serde_json::to_writer(&mut key, s).map_err(Error::CacheKey)?;
+    Ok(key)
 }
 
 /// The running binary's identity (device, inode, size and modification time of
@@ -288,8 +294,8 @@ mod tests {
         std::fs::write(&entry, b"BERTHSC1garbage").unwrap();
         let b = load_or_compile(&d.0, &profile(3)).unwrap();
         assert_eq!(a.program(), b.program());
-        let p = serde_json::to_vec(&profile(3)).unwrap();
-        assert!(decode(&std::fs::read(&entry).unwrap(), &p).is_some());
+        let key = cache_key(&profile(3)).unwrap();
+        assert!(decode(&std::fs::read(&entry).unwrap(), &key).is_some());
     }
 
     #[test]
