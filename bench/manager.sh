@@ -21,6 +21,8 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BERTH_BIN=$TARGET/release/berth
 
 work=$(mktemp -d /tmp/berth-test-mbench.XXXXXX)
+# berth keeps its data root below: containers in a user namespace must be able to pass.
+chmod 0711 "$work"
 cgparent=berth-test-mbench-$$
 B=("$BERTH_BIN" --root "$work/berth" --cgroup-parent "$cgparent")
 P=(podman --root "$work/podman/root" --runroot "$work/podman/run" --cgroup-manager cgroupfs

@@ -29,6 +29,8 @@ command -v iperf3 >/dev/null || { echo "bench: needs iperf3 (Debian package iper
 
 tag=$$
 work=$(mktemp -d /tmp/berth-test-nbench.XXXXXX)
+# berth keeps its data root below: containers in a user namespace must be able to pass.
+chmod 0711 "$work"
 B=("$BERTH" --root "$work/berth" --cgroup-parent "berth-test-nbench-$tag")
 NS=(bthb-$tag-a bthb-$tag-b bthb-$tag-c bthb-$tag-d)
 BR=bthb${tag}br

@@ -283,3 +283,48 @@ fn network_container_implies_userns_host() {
     assert_eq!(env.ok(&["ps", "-aq"]), "");
     assert!(mounts_under(&env.root).is_empty());
 }
+
+#[test]
+fn data_root_behind_a_closed_directory_is_a_clear_error() {
+    let env = Env::new("userns-closed");
+    // A data root below a directory only its owner may enter (mktemp -d makes such).
+    let closed = env.root.join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let data = closed.join("data");
+    let run = |extra: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_berth"));
+        c.arg("--root").arg(&data).args(["run", "--rm"]).args(extra);
+        c.args(["--", "true"]).output().unwrap()
+    };
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(&closed.display().to_string()) && err.contains("chmod o+x"),
+        "{err}"
+    );
+    // Nothing was created for it, and without a user namespace it runs.
+    let ps = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("--root")
+        .arg(&data)
+        .args(["ps", "-aq"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&ps.stdout).trim().is_empty());
+    let out = run(&["--userns", "host"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Opened up, the default works too.
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

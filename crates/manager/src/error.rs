@@ -34,6 +34,12 @@ pub enum Error {
         state: String,
         what: &'static str,
     },
+    #[error(
+        "{path} (mode {mode:o}) does not let other users through, and a container in its own \
+         user namespace reaches its root file system as an unprivileged host id: \
+         chmod o+x {path}, or run it with --userns host"
+    )]
+    NotSearchable { path: PathBuf, mode: u32 },
     #[error("invalid {option} value {value:?}: {reason}")]
     InvalidOption {
         option: &'static str,

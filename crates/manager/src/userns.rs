@@ -20,6 +20,8 @@
 //!
 //! `inspect` shows the mode and range under `userns`.
 
+use std::path::Path;
+
 use berth_container::defaults::{IdRange, IdRangeAllocator};
 use berth_storage::IdShift;
 
@@ -78,6 +80,7 @@ impl Manager {
                     .into(),
             });
         }
+        check_searchable(self.layout.root())?;
         Ok(UserNs::Own(self.id_ranges()?.allocate(&rec.id)?))
     }
 
@@ -114,4 +117,24 @@ impl Manager {
             "sys": sys,
         })
     }
+}
+
+/// The init of a container in its own user namespace opens its root file system (below the
+/// data root) as the range's root, an unprivileged host id: every directory on the way must
+/// let others through. Refused up front with the directory to fix, rather than as a
+/// "permission denied" from inside the init.
+fn check_searchable(data_root: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for dir in data_root.ancestors() {
+        if let Ok(meta) = std::fs::metadata(dir) {
+            let mode = meta.permissions().mode() & 0o7777;
+            if mode & 0o001 == 0 {
+                return Err(Error::NotSearchable {
+                    path: dir.to_path_buf(),
+                    mode,
+                });
+            }
+        }
+    }
+    Ok(())
 }
