@@ -183,22 +183,14 @@ impl StorageDriver {
             // namespace) may pass: other users cannot reach `merged` even knowing the id.
             use std::os::unix::fs::PermissionsExt;
             let dir = self.layout.container(id);
-            std::os::unix::fs::chown(&dir, Some(0), Some(shift.gid)).map_err(|source| {
-                Error::Chown {
-                    path: dir.clone(),
-                    uid: 0,
-                    gid: shift.gid,
-                    source,
-                }
-            })?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o710)).map_err(|source| {
-                Error::Chown {
-                    path: dir.clone(),
-                    uid: 0,
-                    gid: shift.gid,
-                    source,
-                }
-            })?;
+            let fail = |source| Error::Chown {
+                path: dir.clone(),
+                uid: 0,
+                gid: shift.gid,
+                source,
+            };
+            std::os::unix::fs::chown(&dir, Some(0), Some(shift.gid)).map_err(fail)?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o710)).map_err(fail)?;
         }
         let disk = provision::provision(
             &self.layout,

@@ -6,21 +6,9 @@ mod common;
 use berth_storage::{Error, Lower, QuotaBackend, StorageDriver};
 use common::*;
 
-/// A fresh btrfs file system mounted at `<test dir>/mnt` (taken away by the TestDir guard).
+/// A fresh btrfs file system (common::btrfs_mount), its store directory.
 fn btrfs_store(t: &TestDir) -> std::path::PathBuf {
-    let image = t.join("btrfs.img");
-    std::fs::File::create(&image)
-        .unwrap()
-        .set_len(512 * MIB)
-        .unwrap();
-    run("mkfs.btrfs", &["-q", "-f", image.to_str().unwrap()]);
-    let mnt = t.join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    run(
-        "mount",
-        &["-o", "loop", image.to_str().unwrap(), mnt.to_str().unwrap()],
-    );
-    mnt.join("store")
+    btrfs_mount(t).join("store")
 }
 
 fn qgroups(mnt: &std::path::Path) -> String {

@@ -144,18 +144,7 @@ fn idmapped_layers_on_plain_and_loop_image() {
 #[test]
 fn idmapped_on_btrfs() {
     let t = TestDir::new("idmap-btrfs");
-    let image = t.join("btrfs.img");
-    std::fs::File::create(&image)
-        .unwrap()
-        .set_len(512 * MIB)
-        .unwrap();
-    run("mkfs.btrfs", &["-q", "-f", image.to_str().unwrap()]);
-    let mnt = t.join("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    run(
-        "mount",
-        &["-o", "loop", image.to_str().unwrap(), mnt.to_str().unwrap()],
-    );
+    let mnt = btrfs_mount(&t);
     let lower = layers(&t, &mnt);
     create_file(&mnt.join("secret/key"), "secret");
     case(

@@ -128,3 +128,22 @@ pub fn create_file(path: &Path, content: &str) {
         .write_all(content.as_bytes())
         .unwrap();
 }
+
+/// A fresh 512 MiB btrfs file system, loop-mounted at `<test dir>/mnt` (taken away by the
+/// TestDir guard); its mount point.
+#[allow(dead_code)]
+pub fn btrfs_mount(t: &TestDir) -> std::path::PathBuf {
+    let image = t.join("btrfs.img");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(512 * MIB)
+        .unwrap();
+    run("mkfs.btrfs", &["-q", "-f", image.to_str().unwrap()]);
+    let mnt = t.join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    run(
+        "mount",
+        &["-o", "loop", image.to_str().unwrap(), mnt.to_str().unwrap()],
+    );
+    mnt
+}
