@@ -50,6 +50,8 @@ cleanup() {
         umount -l "$m" 2>/dev/null
     done
     rm -rf "$work"
+    # The containers' cgroups went with them; their parent is ours to remove.
+    rmdir /sys/fs/cgroup/*/"berth-test-nbench-$tag" 2>/dev/null
 }
 trap cleanup EXIT
 

@@ -131,6 +131,7 @@ impl Netlink {
     }
 
     pub fn add_ifb(&self, name: &str) -> Result<u32, Error> {
+        load_ifb_module();
         self.rt
             .block_on(self.handle.link().add(LinkIfb::new(name).build()).execute())
             .map_err(nl("create ifb", name))?;
@@ -326,4 +327,19 @@ impl Netlink {
         }
         Ok(out)
     }
+}
+
+/// Load the ifb module without its default devices: left to the kernel's autoload on the
+/// first ifb link, it comes with `ifb0` and `ifb1`, two interfaces nobody asked for on the
+/// host. Best effort: where modprobe is missing or ifb is built in, the link is created all
+/// the same.
+fn load_ifb_module() {
+    if std::path::Path::new("/sys/module/ifb").exists() {
+        return;
+    }
+    let _ = std::process::Command::new("modprobe")
+        .args(["ifb", "numifbs=0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
 }
