@@ -294,7 +294,9 @@ fn data_root_behind_a_closed_directory_is_a_clear_error() {
     let data = closed.join("data");
     let run = |extra: &[&str]| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_berth"));
-        c.arg("--root").arg(&data).args(["run", "--rm"]).args(extra);
+        c.arg("--root").arg(&data);
+        c.arg("--cgroup-parent").arg(&env.cgroup_parent);
+        c.args(["run", "--rm"]).args(extra);
         c.args(["--", "true"]).output().unwrap()
     };
     let out = run(&[]);
