@@ -105,7 +105,16 @@ fn create_start_state_kill_delete() {
 
     rt.ok(&["start", b.id()]);
     assert_eq!(rt.status(b.id()), "running");
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    // `start` returns once the init is released (runc's semantics); its execve follows
+    // right after, so wait for the program's name rather than read it once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let comm = loop {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        if comm.trim() == "sleep" || std::time::Instant::now() > deadline {
+            break comm;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
     assert_eq!(comm.trim(), "sleep");
 
     // runc's wording for the wrong-status errors.
