@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use crate::error::{sys, Error, Result};
 use crate::manager::Manager;
 use crate::record::{now, ContainerRecord, NetworkMode, State};
+use crate::userns::UserNs;
 
 /// How the monitor runs.
 pub enum Mode {
@@ -197,6 +198,13 @@ pub(crate) struct Launched {
 fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     let foreground = matches!(mode, Mode::Foreground);
     let storage = m.storage()?;
+    // The range is the one the writable layer was made for: no allocator round trip on
+    // the start path. A layer made by an older berth with `--userns private` has none.
+    let userns = UserNs::of_layer(rec, storage.get(&rec.id)?.ids).ok_or_else(|| {
+        Error::IdmapUnsupported {
+            path: m.layout.container(&rec.id),
+        }
+    })?;
     let rootfs = storage.mount(&rec.id)?;
     let init_binary = if rec.config.init {
         Some(
@@ -206,14 +214,6 @@ fn launch(m: &Manager, rec: &ContainerRecord, mode: &Mode) -> Result<Launched> {
     } else {
         None
     };
-    let userns = m.userns_of(rec)?;
-    // The layer must have been made for this range (a container made by an older berth
-    // with `--userns private` has an unshifted one).
-    let layer_ids = storage.get(&rec.id)?.ids;
-    if layer_ids != userns.shift() {
-        let _ = storage.unmount(&rec.id);
-        return Err(Error::IdmapUnsupported { path: rootfs });
-    }
     let bundle = m.layout.container(&rec.id);
     crate::etc_files::write(
         &bundle,

@@ -46,6 +46,21 @@ impl UserNs {
         }
     }
 
+    /// The user namespace a created container starts in: the range its writable layer was
+    /// made for (taken at create), or none. `None` when record and layer disagree (a layer
+    /// made by an older berth without shifted ids).
+    pub fn of_layer(rec: &ContainerRecord, ids: Option<IdShift>) -> Option<UserNs> {
+        match (Manager::uses_userns(rec), ids) {
+            (false, None) => Some(UserNs::Host),
+            (true, Some(s)) => Some(UserNs::Own(IdRange {
+                uid_start: s.uid,
+                gid_start: s.gid,
+                size: s.count,
+            })),
+            _ => None,
+        }
+    }
+
     /// The shift of the container's storage.
     pub fn shift(&self) -> Option<IdShift> {
         self.range().map(|r| IdShift {
