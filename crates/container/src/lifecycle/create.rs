@@ -322,8 +322,6 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// Keep the config the container was created with: exec and delete need it even if the
-/// bundle changes or goes.
 /// The config's seccomp profile compiled before the fork, through the cache under the
 /// state root: compiling a Docker-sized profile is the costliest step of a start (~12 ms).
 pub(crate) fn compile_seccomp(
@@ -337,6 +335,8 @@ pub(crate) fn compile_seccomp(
     Ok(Some(crate::security::seccomp::prepare(Some(&cache), s)?))
 }
 
+/// Keep the config the container was created with: exec and delete need it even if the
+/// bundle changes or goes.
 fn write_config_copy(bundle: &Bundle, dir: &StateDir) -> Result<()> {
     let path = dir.path(CONFIG_FILE);
     std::fs::write(&path, &bundle.raw).map_err(|source| Error::StateDir { path, source })
