@@ -36,7 +36,7 @@
 //!   itself (runc's memfd) or the kernel to refuse it; `PR_SET_DUMPABLE=0` still keeps the
 //!   container from the runtime's own `/proc/<pid>/exe` and memory.
 
-use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -110,25 +110,8 @@ pub fn check_fd(fd: std::os::fd::BorrowedFd<'_>, path: &Path) -> Result<bool, Er
         path: path.to_path_buf(),
         source: e.into(),
     })?;
-    let mut header = [0u8; HEADER_LEN];
-    let mut len = 0;
-    while len < header.len() {
-        match rustix::io::pread(fd, &mut header[len..], len as u64) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(rustix::io::Errno::INTR) => continue,
-            // An `O_PATH` descriptor (an execute-only file): its `#!` line cannot be read
-            // by us, nor by an interpreter running as the same user.
-            Err(rustix::io::Errno::BADF) => break,
-            Err(e) => {
-                return Err(Error::ReadHeader {
-                    path: path.to_path_buf(),
-                    source: e.into(),
-                })
-            }
-        }
-    }
-    let header = &header[..len];
+    let header = read_header(fd, path)?;
+    let header = header.as_slice();
     let script = header.starts_with(b"#!");
     let Some(me) = runtime_identity()? else {
         return Ok(script);
@@ -184,7 +167,7 @@ fn check_chain(program: &Path, start: &Path, me: FileId, first: usize) -> Result
 /// process cannot read (the kernel reads it regardless, so an unreadable script is checked
 /// only at its own level).
 fn interpreter(path: &Path) -> Result<Option<PathBuf>, Error> {
-    let mut file = match std::fs::File::open(path) {
+    let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Ok(None),
         Err(source) => {
@@ -194,24 +177,32 @@ fn interpreter(path: &Path) -> Result<Option<PathBuf>, Error> {
             })
         }
     };
-    let mut buf = [0u8; HEADER_LEN];
+    Ok(parse_shebang(&read_header(file.as_fd(), path)?))
+}
+
+/// The first `HEADER_LEN` bytes of the file open at `fd` (fewer at its end); nothing for a
+/// descriptor that cannot be read: an `O_PATH` one (an execute-only file, whose `#!` line
+/// an interpreter running as the same user could not read either) or a directory (execve
+/// fails on it anyway).
+fn read_header(fd: std::os::fd::BorrowedFd<'_>, path: &Path) -> Result<Vec<u8>, Error> {
+    let mut header = vec![0u8; HEADER_LEN];
     let mut len = 0;
-    while len < buf.len() {
-        match file.read(&mut buf[len..]) {
+    while len < header.len() {
+        match rustix::io::pread(fd, &mut header[len..], len as u64) {
             Ok(0) => break,
             Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            // A directory or other non-readable object: execve fails on it anyway.
-            Err(e) if e.raw_os_error() == Some(libc::EISDIR) => return Ok(None),
-            Err(source) => {
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::BADF) | Err(rustix::io::Errno::ISDIR) => break,
+            Err(e) => {
                 return Err(Error::ReadHeader {
                     path: path.to_path_buf(),
-                    source,
+                    source: e.into(),
                 })
             }
         }
     }
-    Ok(parse_shebang(&buf[..len]))
+    header.truncate(len);
+    Ok(header)
 }
 
 fn parse_shebang(header: &[u8]) -> Option<PathBuf> {
