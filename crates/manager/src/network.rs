@@ -213,6 +213,7 @@ impl Manager {
         } else {
             network.to_string()
         };
+        // A recorded name, which may be the default network's alias, names `network`.
         let named =
             |n: &String| n == &network || (network == DEFAULT_NETWORK && n == DEFAULT_ALIAS);
         let configured = rec.config.extra_networks.iter().any(named)
@@ -223,15 +224,8 @@ impl Manager {
         }
         let updated = self.db.modify(&rec.id, |r| {
             let cfg = &mut r.config;
-            cfg.extra_networks
-                .retain(|n| n != &network && !(network == DEFAULT_NETWORK && n == DEFAULT_ALIAS));
-            let first = match &cfg.network {
-                NetworkMode::Bridge(n) => {
-                    n == &network || (network == DEFAULT_NETWORK && n == DEFAULT_ALIAS)
-                }
-                _ => false,
-            };
-            if first {
+            cfg.extra_networks.retain(|n| !named(n));
+            if matches!(&cfg.network, NetworkMode::Bridge(n) if named(n)) {
                 cfg.network = if cfg.extra_networks.is_empty() {
                     NetworkMode::None
                 } else {
